@@ -1,0 +1,69 @@
+"""The pure model of cacherace: histories, virtual time, the database timeline, verdicts.
+
+Vocabulary (one meaning each, everywhere: code, docs, CLI, reports):
+
+strategy
+    The caching code under test: ordinary synchronous code that calls redis-py and
+    psycopg (``read(key)``, ``write(key, value)``, optional actors).
+client
+    One logical application process running strategy operations, one at a time.
+actor
+    A background participant that is not a client (a write-behind flusher, a
+    delayed-delete worker). Scheduled like a client.
+step
+    One driver call: one Redis command (a pipeline, MULTI/EXEC or Lua script counts
+    as one), one SQL statement, one COMMIT/ROLLBACK. The unit of interleaving.
+schedule
+    The order in which steps of clients and actors run, plus where faults and time
+    advances fall.
+fault
+    Something that breaks: cache crash, database crash, client crash, a driver call
+    that fails before or after it took effect, eviction of a key.
+virtual time
+    The clock the harness owns. TTLs and delays count in it; it only moves when the
+    schedule says so.
+history
+    What happened, as data: operation invokes and outcomes (``ok``, ``fail``,
+    ``info``), steps, faults, time advances, database changes; totally ordered.
+claim
+    A property a strategy asserts, checked over a history; answers holds / broken /
+    unknown, naming witness events when broken.
+trace
+    A saved, replayable schedule (JSON) with the history it produced and the verdict.
+
+Nothing in this package does I/O, starts threads or imports a driver.
+"""
+
+from cacherace.model.history import (
+    Complete,
+    DbChange,
+    EndState,
+    Event,
+    Fault,
+    History,
+    Invoke,
+    Operation,
+    Outcome,
+    Step,
+    TimeAdvance,
+)
+from cacherace.model.verdict import Status, Verdict
+from cacherace.model.vtime import Deadlines, VirtualClock
+
+__all__ = [
+    "Complete",
+    "DbChange",
+    "Deadlines",
+    "EndState",
+    "Event",
+    "Fault",
+    "History",
+    "Invoke",
+    "Operation",
+    "Outcome",
+    "Status",
+    "Step",
+    "TimeAdvance",
+    "Verdict",
+    "VirtualClock",
+]

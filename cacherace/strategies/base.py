@@ -1,0 +1,112 @@
+"""The protocol every strategy follows: ours in this package, a user's anywhere.
+
+A strategy is ordinary application code. It is constructed once per client with
+that client's own ``redis.Redis`` (``decode_responses=True``), its own
+``psycopg.Connection`` (autocommit on) and the :class:`Settings`, and it offers
+``read(key)`` and ``write(key, value)``. It knows nothing of schedules or faults.
+
+Because a client crash or a database restart rebuilds the strategy object, state
+that must outlive a client belongs in Redis or PostgreSQL, never in attributes.
+
+The class-level hooks (``create_schema``, ``reset``, ``peek_cache``,
+``peek_database``) are how the harness prepares a run and how checkers learn what
+cache and database hold; they run outside the schedule, on the harness's own
+connections. A strategy with its own schema overrides them.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
+
+TABLE = "cacherace_items"
+
+
+@dataclass(frozen=True)
+class Settings:
+    """What a strategy is configured with.
+
+    ``clock`` returns seconds; the harness passes its virtual clock, so anything a
+    strategy times (a delayed delete, a lease's expiry) counts in virtual time.
+    """
+
+    ttl: int = 300
+    prefix: str = "cr:"
+    table: str = TABLE
+    clock: Callable[[], float] = field(default=time.time, compare=False)
+    delay: float = 1.0  # seconds; the double-delete's second delete waits this long
+
+    def cache_key(self, key: str) -> str:
+        return f"{self.prefix}{key}"
+
+
+class Strategy:
+    """Base class with the catalog schema (key text primary key, value text,
+    version bigint). Subclasses set ``name``, ``claims`` and implement read/write."""
+
+    name: ClassVar[str] = ""
+    #: claim names this strategy asserts (see cacherace.properties)
+    claims: ClassVar[tuple[str, ...]] = ()
+    #: names of methods that are actor operations; each runs as one scheduled
+    #: operation and returns how much work it did (0 when idle), so teardown can
+    #: drain by running it until it returns 0.
+    actors: ClassVar[tuple[str, ...]] = ()
+    #: Redis persistence profile the strategy is designed for:
+    #: "none", "aof-everysec" or "aof-always".
+    persistence: ClassVar[str] = "none"
+
+    def __init__(self, redis: Any, db: Any, settings: Settings) -> None:
+        self.redis = redis
+        self.db = db
+        self.settings = settings
+
+    # -- operations (scheduled) --------------------------------------------------
+    def read(self, key: str) -> str | None:
+        raise NotImplementedError
+
+    def write(self, key: str, value: str) -> None:
+        raise NotImplementedError
+
+    # -- harness hooks (not scheduled) ---------------------------------------------
+    @classmethod
+    def create_schema(cls, db: Any, settings: Settings) -> None:
+        """Create the tables the strategy needs (idempotent)."""
+        db.execute(
+            f"CREATE TABLE IF NOT EXISTS {settings.table} "
+            "(key text PRIMARY KEY, value text, version bigint NOT NULL DEFAULT 1)"
+        )
+
+    @classmethod
+    def reset(cls, db: Any, settings: Settings, initial: Mapping[str, str]) -> None:
+        """Make the database hold exactly ``initial`` (cache is flushed by the harness)."""
+        db.execute(f"DELETE FROM {settings.table}")
+        with db.cursor() as cur:
+            cur.executemany(
+                f"INSERT INTO {settings.table} (key, value, version) VALUES (%s, %s, 1)",
+                list(initial.items()),
+            )
+
+    @classmethod
+    def peek_database(
+        cls, db: Any, settings: Settings, keys: Sequence[str]
+    ) -> dict[str, str | None]:
+        """The committed value of each key (None: no row)."""
+        rows = db.execute(
+            f"SELECT key, value FROM {settings.table} WHERE key = ANY(%s)", (list(keys),)
+        ).fetchall()
+        found = dict(rows)
+        return {k: found.get(k) for k in keys}
+
+    @classmethod
+    def peek_cache(cls, redis: Any, settings: Settings, key: str) -> str | None:
+        """The value a read would be served from the cache (None: nothing cached).
+        Strategies that store envelopes (a version, a lease) decode them here."""
+        value = redis.get(settings.cache_key(key))
+        return None if value is None else str(value)
+
+    @classmethod
+    def cache_keys(cls, settings: Settings, key: str) -> list[str]:
+        """Redis keys holding ``key``'s cached value (what an eviction removes)."""
+        return [settings.cache_key(key)]
