@@ -12,6 +12,44 @@ The class-level hooks (``create_schema``, ``reset``, ``peek_cache``,
 ``peek_database``) are how the harness prepares a run and how checkers learn what
 cache and database hold; they run outside the schedule, on the harness's own
 connections. A strategy with its own schema overrides them.
+
+Writing your own strategy
+-------------------------
+Subclass :class:`Strategy` (or write any class with the same constructor and
+``read``/``write``), then run it with ``cacherace verify path/to/mod.py:MyStrategy``
+or ``package.module:MyStrategy`` (see :mod:`cacherace.strategies.registry`).
+
+- Steps: every redis-py / psycopg call is a step the harness may park a client
+  at. Keep row locks inside single statements (autocommit UPDATE/UPSERT); a lock
+  held across steps stalls other clients while its holder is parked.
+- Time: anything timed (a delayed delete, a lease's expiry) reads
+  ``settings.clock()``, never ``time.time()``; TTLs are given as ``ex=``.
+- Background work: name the methods in ``actors``; each call does one bounded
+  unit of work and returns how much it did (0 when idle).
+- Keys: cache entries live at ``settings.cache_key(key)``; keep any other Redis
+  key (queues, leases, counters) under ``settings.aux_key(name)`` so the
+  harness's per-prefix reset removes it too.
+
+Your own schema. The checkers compare what clients saw against the database's
+committed value of each key and against the cache. They learn both only through
+the class hooks, so a strategy whose data is not the catalog's
+``key/value/version`` table overrides:
+
+- ``create_schema(db, settings)``: create your tables (idempotent).
+- ``reset(db, settings, initial)``: make the database hold exactly ``initial``
+  (key -> value strings), e.g. DELETE then INSERT in your own layout.
+- ``peek_database(db, settings, keys)``: for each key, the string value a
+  correct read should return now (None when the key has no value), computed
+  from your tables - e.g. ``SELECT payload->>'name' FROM users WHERE id = ...``.
+  It must report exactly what ``read`` would return if the cache were empty.
+- ``peek_cache(redis, settings, key)``: the value a read would be served from
+  the cache right now (None: a read would miss), decoding any envelope
+  (``version:value``, JSON, a hash) your cache entries use.
+- ``cache_keys(settings, key)``: the Redis keys holding that cached value, so an
+  eviction fault removes the right thing.
+
+The hooks run on the harness's own connections between steps, never inside a
+schedule, so they may use as many statements as they like.
 """
 
 from __future__ import annotations
@@ -40,6 +78,11 @@ class Settings:
 
     def cache_key(self, key: str) -> str:
         return f"{self.prefix}{key}"
+
+    def aux_key(self, name: str) -> str:
+        """A strategy's own Redis key (queue, lease, counter) under the same prefix,
+        in a namespace (``#``) that cache keys of ordinary item keys do not use."""
+        return f"{self.prefix}#{name}"
 
 
 class Strategy:

@@ -1,0 +1,119 @@
+"""The strategy catalog by CLI name, and loading a user's strategy from a spec.
+
+A spec is one of:
+
+- a catalog name: ``cache-aside``;
+- ``package.module:Class`` (importable from ``sys.path``);
+- ``path/to/file.py:Class`` (loaded from that file).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib
+import importlib.util
+import sys
+from pathlib import Path
+
+from cacherace.strategies.base import Strategy
+from cacherace.strategies.cache_aside import CacheAside
+from cacherace.strategies.cache_aside_double_delete import CacheAsideDoubleDelete
+from cacherace.strategies.cache_aside_leases import CacheAsideLeases
+from cacherace.strategies.cache_aside_update import CacheAsideUpdate
+from cacherace.strategies.cache_aside_versioned import CacheAsideVersioned
+from cacherace.strategies.read_through import ReadThrough
+from cacherace.strategies.write_behind import WriteBehind
+from cacherace.strategies.write_behind_durable import WriteBehindDurable
+from cacherace.strategies.write_through import WriteThrough
+
+#: CLI name -> class, in the order reports list them (the article's four first).
+CATALOG: dict[str, type[Strategy]] = {
+    cls.name: cls
+    for cls in (
+        CacheAside,
+        CacheAsideUpdate,
+        ReadThrough,
+        WriteThrough,
+        WriteBehind,
+        CacheAsideLeases,
+        CacheAsideVersioned,
+        CacheAsideDoubleDelete,
+        WriteBehindDurable,
+    )
+}
+
+_FORMS = "a catalog name, 'package.module:Class', or 'path/to/file.py:Class'"
+
+
+class StrategyError(ValueError):
+    """A strategy spec that cannot be turned into a strategy class."""
+
+
+class StrategyNotFound(StrategyError):
+    """The spec names nothing that exists."""
+
+
+class InvalidStrategy(StrategyError):
+    """The spec names something that is not a strategy class."""
+
+
+def load_strategy(spec: str) -> type[Strategy]:
+    """Resolve ``spec`` (see the module docstring) to a strategy class."""
+    if spec in CATALOG:
+        return CATALOG[spec]
+    where, sep, attr = spec.rpartition(":")
+    if not sep or not where or not attr:
+        raise StrategyNotFound(
+            f"unknown strategy {spec!r}; the catalog has: {', '.join(CATALOG)}; "
+            f"a strategy is given as {_FORMS}"
+        )
+    module = _load_file(where) if _is_path(where) else _import(where)
+    try:
+        obj = getattr(module, attr)
+    except AttributeError:
+        raise StrategyNotFound(f"{where!r} has no attribute {attr!r} (spec {spec!r})") from None
+    if not isinstance(obj, type) or not all(
+        callable(getattr(obj, op, None)) for op in ("read", "write")
+    ):
+        raise InvalidStrategy(
+            f"{spec!r} is not a strategy: expected a class with read(key) and "
+            "write(key, value) methods (subclass cacherace.strategies.Strategy)"
+        )
+    return obj
+
+
+def _is_path(where: str) -> bool:
+    return where.endswith(".py") or "/" in where or "\\" in where
+
+
+def _import(module_name: str) -> object:
+    try:
+        return importlib.import_module(module_name)
+    except ModuleNotFoundError as e:
+        raise StrategyNotFound(
+            f"cannot import module {module_name!r} ({e}); is it on sys.path? "
+            f"a strategy is given as {_FORMS}"
+        ) from e
+
+
+def _load_file(path_text: str) -> object:
+    path = Path(path_text).resolve()
+    if not path.is_file():
+        raise StrategyNotFound(f"no such file: {path_text!r}; a strategy is given as {_FORMS}")
+    # A stable, unique module name, registered in sys.modules so pickling,
+    # dataclasses and relative lookups inside the user's module work.
+    digest = hashlib.sha1(str(path).encode()).hexdigest()[:10]
+    name = f"cacherace_user_{path.stem}_{digest}"
+    if name in sys.modules:
+        return sys.modules[name]
+    module_spec = importlib.util.spec_from_file_location(name, path)
+    if module_spec is None or module_spec.loader is None:
+        raise StrategyNotFound(f"cannot load {path_text!r} as a Python module")
+    module = importlib.util.module_from_spec(module_spec)
+    sys.modules[name] = module
+    try:
+        module_spec.loader.exec_module(module)
+    except BaseException:
+        del sys.modules[name]
+        raise
+    return module
