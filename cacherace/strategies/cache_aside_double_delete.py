@@ -8,10 +8,11 @@ delete. Sleeping in the request is usually replaced by a delay queue, as here.
 
 Read: the ``cache-aside`` read. Write: DEL; UPSERT; ZADD the cache key to a
 Redis sorted set with score ``settings.clock() + settings.delay`` (virtual
-time). Actor ``delayed_delete()``: one Lua script removes every due entry and
-DELs its cache key (atomic, so a rescheduled key is never lost between the
-read of the set and the removal). A cache that is down is treated as a miss /
-a skipped delete or schedule, as in cache-aside; the actor lets errors raise.
+time). Actor ``delayed_delete()``: ZRANGEBYSCORE the due cache keys, then one Lua
+script DELs each one still due and removes it from the set (re-checking the
+score, so a key a newer write rescheduled meanwhile keeps its later delete).
+A cache that is down is treated as a miss / a skipped delete or schedule, as in
+cache-aside; the actor lets errors raise.
 
 Claims: the pattern's promise is eventual consistency between cache and
 database despite the read/write race - ``converges`` - while keeping
@@ -28,13 +29,20 @@ from cacherace.strategies._common import or_default, upsert
 from cacherace.strategies.base import Settings
 from cacherace.strategies.cache_aside import CacheAside
 
-# KEYS: the schedule; ARGV: now, batch. -> how many cache keys were deleted
+# KEYS: the schedule, then the due cache keys; ARGV: now. -> how many were deleted.
+# The scores are re-checked here: a key rescheduled by a newer write since the
+# ZRANGEBYSCORE keeps its later second delete.
 _DELETE_DUE = """
-local due = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1], 'LIMIT', 0, ARGV[2])
-if #due == 0 then return 0 end
-for _, k in ipairs(due) do redis.call('DEL', k) end
-redis.call('ZREM', KEYS[1], unpack(due))
-return #due
+local n = 0
+for i = 2, #KEYS do
+  local due = redis.call('ZSCORE', KEYS[1], KEYS[i])
+  if due and tonumber(due) <= tonumber(ARGV[1]) then
+    redis.call('DEL', KEYS[i])
+    redis.call('ZREM', KEYS[1], KEYS[i])
+    n = n + 1
+  end
+end
+return n
 """
 
 
@@ -67,7 +75,10 @@ class CacheAsideDoubleDelete(CacheAside):
 
     def delayed_delete(self) -> int:
         """Perform the second deletes that are due; returns how many."""
-        deleted = self._delete_due(
-            keys=[self.schedule_key], args=[repr(self.settings.clock()), self.batch]
-        )
+        now = self.settings.clock()
+        due = self.redis.zrangebyscore(self.schedule_key, "-inf", now, start=0, num=self.batch)
+        if not due:
+            return 0
+        # Every key a script touches is passed in KEYS (as Redis asks), hence two steps.
+        deleted = self._delete_due(keys=[self.schedule_key, *due], args=[repr(now)])
         return int(deleted)
