@@ -1,0 +1,181 @@
+"""The one interface every provider implements: a Redis server, a PostgreSQL server.
+
+A provider decides where a server comes from (a local process, a pip-installed
+binary, a container, a URL); everything above this module only sees these classes.
+"""
+
+from __future__ import annotations
+
+import abc
+import re
+from typing import TYPE_CHECKING, Any
+
+import redis
+from redis.backoff import NoBackoff
+from redis.retry import Retry
+
+if TYPE_CHECKING:
+    import psycopg
+
+PERSISTENCE_PROFILES = ("none", "aof-everysec", "aof-always")
+
+
+class BackendError(Exception):
+    """A server could not be provided. The message names the cause and the fix."""
+
+
+class BackendUnavailable(BackendError):
+    """This provider cannot work on this machine (tests skip with the message)."""
+
+
+class CrashUnsupported(BackendError):
+    """Crash/restart asked of a server the suite does not own (given by URL)."""
+
+
+def check_persistence(persistence: str) -> None:
+    if persistence not in PERSISTENCE_PROFILES:
+        raise BackendError(
+            f"unknown Redis persistence profile {persistence!r}; "
+            f"use one of {', '.join(PERSISTENCE_PROFILES)}"
+        )
+
+
+def new_redis_client(host: str, port: int, **overrides: Any) -> redis.Redis:
+    """A fresh client that fails at once on a dead server.
+
+    redis-py 6+ retries with backoff by default; a crash fault must surface as an
+    error on the very call that hit it, not seconds later, so retries are off.
+    """
+    kwargs: dict[str, Any] = {
+        "host": host,
+        "port": port,
+        "decode_responses": True,
+        "socket_timeout": 5,
+        "socket_connect_timeout": 2,
+        "retry": Retry(NoBackoff(), 0),
+    }
+    kwargs.update(overrides)
+    return redis.Redis(**kwargs)
+
+
+def mask_url(url: str) -> str:
+    """The URL with any password replaced by ***, for error messages."""
+    return re.sub(r"(://[^:/@]*:)[^@]*@", r"\1***@", url)
+
+
+class RedisServer(abc.ABC):
+    provider: str
+    persistence: str
+    host: str
+    port: int
+    can_crash: bool
+    version: str
+    # Milliseconds per phase ("start", "restart", ...), for doctor and the README.
+    timings: dict[str, float]
+
+    def client(self, **overrides: Any) -> redis.Redis:
+        return new_redis_client(self.host, self.port, **overrides)
+
+    def reset(self, prefix: str) -> None:
+        """Empty the cache between examples (disposable servers: everything)."""
+        with self.client() as c:
+            c.flushall()
+
+    @abc.abstractmethod
+    def crash(self) -> None: ...
+
+    @abc.abstractmethod
+    def restart(self) -> None: ...
+
+    @abc.abstractmethod
+    def stop(self) -> None: ...
+
+    @property
+    @abc.abstractmethod
+    def alive(self) -> bool: ...
+
+    def close(self) -> None:
+        """Stop for good and release what the server held (temp dirs). Idempotent."""
+        self.stop()
+
+    def __repr__(self) -> str:
+        return (
+            f"<{type(self).__name__} {self.provider} {self.version} "
+            f"{self.host}:{self.port} persistence={self.persistence}>"
+        )
+
+
+def delete_prefix(client: redis.Redis, prefix: str) -> int:
+    """Delete only keys starting with ``prefix`` (SCAN + UNLINK): for shared servers."""
+    if not prefix:
+        raise BackendError(
+            "refusing to reset a Redis server given by URL without a key prefix: "
+            "pass the suite's prefix so only its own keys are deleted"
+        )
+    pattern = re.sub(r"([*?\[\]\\])", r"\\\1", prefix) + "*"
+    deleted = 0
+    batch: list[str] = []
+    for key in client.scan_iter(match=pattern, count=500):
+        batch.append(key)
+        if len(batch) >= 500:
+            deleted += int(client.unlink(*batch))
+            batch.clear()
+    if batch:
+        deleted += int(client.unlink(*batch))
+    return deleted
+
+
+class PostgresServer(abc.ABC):
+    provider: str
+    host: str
+    port: int
+    user: str
+    dbname: str
+    can_crash: bool
+    version: str
+    # The suite's own schema on a shared server (connections search it first);
+    # None for disposable servers, where everything lives in "public".
+    schema: str | None = None
+    password: str | None = None
+    timings: dict[str, float]
+
+    def conninfo(self) -> str:
+        from psycopg.conninfo import make_conninfo
+
+        params: dict[str, Any] = {
+            "host": self.host,
+            "port": self.port,
+            "user": self.user,
+            "dbname": self.dbname,
+        }
+        if self.password:
+            params["password"] = self.password
+        if self.schema:
+            params["options"] = f"-c search_path={self.schema}"
+        return make_conninfo(**params)
+
+    def connect(self, autocommit: bool = True, **overrides: Any) -> psycopg.Connection:
+        import psycopg
+
+        overrides.setdefault("connect_timeout", 2)
+        return psycopg.connect(self.conninfo(), autocommit=autocommit, **overrides)
+
+    @abc.abstractmethod
+    def crash(self) -> None: ...
+
+    @abc.abstractmethod
+    def restart(self) -> None: ...
+
+    @abc.abstractmethod
+    def stop(self) -> None: ...
+
+    @property
+    @abc.abstractmethod
+    def alive(self) -> bool: ...
+
+    def close(self) -> None:
+        """Stop for good and release what the server held (temp dirs). Idempotent."""
+        self.stop()
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} {self.provider} {self.version} {self.host}:{self.port}>"

@@ -1,0 +1,118 @@
+"""Redis as a child process of the suite (used by the local and embedded providers)."""
+
+from __future__ import annotations
+
+import shutil
+import socket
+import subprocess
+import tempfile
+import time
+from pathlib import Path
+
+from .base import BackendError, RedisServer, check_persistence
+from .process import ServerProcess, free_port, wait_until
+
+# What each persistence profile means on the redis-server command line.
+REDIS_PROFILE_ARGS: dict[str, list[str]] = {
+    "none": ["--save", "", "--appendonly", "no"],
+    "aof-everysec": ["--save", "", "--appendonly", "yes", "--appendfsync", "everysec"],
+    "aof-always": ["--save", "", "--appendonly", "yes", "--appendfsync", "always"],
+}
+START_TIMEOUT_S = 30.0
+
+
+def binary_version(path: Path) -> str:
+    """First line of ``path --version`` (raises BackendError when it does not run)."""
+    try:
+        out = subprocess.run(
+            [str(path), "--version"], capture_output=True, text=True, timeout=10, check=True
+        ).stdout
+    except (OSError, subprocess.SubprocessError) as e:
+        raise BackendError(
+            f"{path} --version failed ({e}); reinstall it or point to another"
+        ) from e
+    return out.strip().splitlines()[0] if out.strip() else ""
+
+
+def redis_version_label(version_line: str) -> str:
+    """'Redis server v=7.0.15 sha=...' -> 'Redis 7.0.15' (Valkey builds say Valkey)."""
+    parts = version_line.split()
+    name = parts[0] if parts else "Redis"
+    ver = next((p[2:] for p in parts if p.startswith("v=")), "?")
+    return f"{name} {ver}"
+
+
+def redis_answers(port: int, host: str = "127.0.0.1") -> bool:
+    """True once the server answers PING with PONG (not -LOADING while reading the AOF)."""
+    try:
+        with socket.create_connection((host, port), timeout=1) as s:
+            s.sendall(b"PING\r\n")
+            return s.recv(64).startswith(b"+PONG")
+    except OSError:
+        return False
+
+
+class ProcessRedis(RedisServer):
+    """redis-server (or a compatible build) on 127.0.0.1, a free port, a temp dir."""
+
+    can_crash = True
+    host = "127.0.0.1"
+
+    def __init__(self, binary: Path, persistence: str, *, provider: str, version: str) -> None:
+        check_persistence(persistence)
+        self.provider = provider
+        self.persistence = persistence
+        self.version = version
+        self.timings = {}
+        self.dir = Path(tempfile.mkdtemp(prefix=f"cacherace-redis-{persistence}-"))
+        self.port = free_port()
+        argv = [
+            str(binary),
+            "--bind", "127.0.0.1",
+            "--port", str(self.port),
+            "--dir", str(self.dir),
+            "--daemonize", "no",
+            "--protected-mode", "no",
+            "--logfile", "",
+            *REDIS_PROFILE_ARGS[persistence],
+        ]  # fmt: skip
+        self._proc = ServerProcess(argv, log_path=self.dir / "redis.log", cwd=self.dir)
+        self._start("start")
+
+    def _start(self, phase: str) -> None:
+        t0 = time.perf_counter()
+        self._proc.spawn()
+        wait_until(
+            lambda: redis_answers(self.port),
+            timeout=START_TIMEOUT_S,
+            what=f"redis-server on port {self.port}",
+            proc=self._proc,
+        )
+        self.timings[phase] = (time.perf_counter() - t0) * 1000
+
+    @property
+    def pid(self) -> int | None:
+        return self._proc.pid
+
+    @property
+    def alive(self) -> bool:
+        return self._proc.alive
+
+    def crash(self) -> None:
+        self._proc.kill()
+
+    def restart(self) -> None:
+        if self._proc.alive:
+            raise BackendError(
+                f"redis-server on port {self.port} is running; "
+                "crash() or stop() it before restart()"
+            )
+        self._proc.kill()  # reap leftovers of the group, if any
+        self._start("restart")
+
+    def stop(self) -> None:
+        self._proc.terminate(15)
+
+    def close(self) -> None:
+        self._proc.kill()
+        shutil.rmtree(self.dir, ignore_errors=True)
