@@ -1,0 +1,506 @@
+"""The scheduler: runs clients and actors one step at a time and records the history.
+
+Each operation runs in its own greenlet (a worker) on the caller's thread. A worker
+runs the strategy's ordinary code until it reaches a driver call, where the
+interception hooks park it; ``step(process)`` lets exactly that call run, and the
+worker continues to its next driver call (or the end of the operation). So exactly
+one step runs at any moment, the history is totally ordered, and a schedule replays
+the same way every time. A switch costs about a microsecond, where handing off
+between threads costs ~28 us each way: that is why workers are greenlets, and why
+there are no worker threads to leak.
+
+Faults are applied here too, because they act on processes and servers the
+scheduler owns: client crash, driver-call failure before/after it takes effect,
+cache and database crash/restart, eviction. Time is virtual: ``advance`` moves the
+clock and expires keys whose deadline passed.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import replace
+from typing import Any
+
+import psycopg
+import redis
+from psycopg.pq import TransactionStatus
+
+from cacherace.harness import intercept
+from cacherace.harness.calls import REDIS, Call, text
+from cacherace.harness.expiry import ExpiryTracker
+from cacherace.harness.process import ClientCrashed, Process, Worker
+from cacherace.model.history import (
+    Complete,
+    DbChange,
+    EndState,
+    Fault,
+    History,
+    Invoke,
+    Outcome,
+    Step,
+    TimeAdvance,
+)
+from cacherace.model.vtime import Deadlines, VirtualClock
+from cacherace.strategies.base import Settings, Strategy
+
+FAIL_BEFORE = "fail-before"
+FAIL_AFTER = "fail-after"
+#: How long a step may wait for a row lock before the run is declared blocked.
+LOCK_TIMEOUT_S = 2
+#: Bounds that keep teardown finite on a strategy that never settles.
+MAX_STEPS_PER_OP = 2_000
+MAX_DRAIN_ROUNDS = 100
+
+
+class HarnessError(Exception):
+    """The harness cannot go on (a blocked step, a server that will not come back)."""
+
+
+class StepBlocked(BaseException):
+    """A step did not return in time; a BaseException so strategy code cannot
+    swallow it. The scheduler turns it into a HarnessError naming the step."""
+
+
+_BLOCKED = (redis.exceptions.TimeoutError, psycopg.errors.LockNotAvailable)
+
+
+def initial_values(keys: Sequence[str]) -> dict[str, str]:
+    """What each key holds in the database when a run begins."""
+    return {k: f"{k}.0" for k in keys}
+
+
+def _injected(target: str, when: str) -> Exception:
+    msg = f"cacherace: injected connection failure ({when} the call reached the server)"
+    if target == REDIS:
+        return redis.exceptions.ConnectionError(msg)
+    return psycopg.OperationalError(msg)
+
+
+def _result_text(target: str, result: Any) -> str:
+    if target == REDIS:
+        return text(result)
+    if isinstance(result, psycopg.Cursor):
+        if result.description is None or result.pgresult is None:
+            return text(result.statusmessage or "")
+        rows = result.fetchall()
+        result.scroll(0, mode="absolute")  # leave the rows for the caller to fetch
+        return text(rows)
+    return ""
+
+
+class Scheduler:
+    """Runs one strategy's clients and actors against one Redis and one PostgreSQL."""
+
+    def __init__(
+        self,
+        strategy_cls: type[Strategy],
+        redis_server: Any,
+        pg_server: Any,
+        *,
+        clients: int = 2,
+        keys: Sequence[str] = ("k1",),
+        settings: Settings | None = None,
+    ) -> None:
+        intercept.install()
+        self.strategy_cls = strategy_cls
+        self.redis_server = redis_server
+        self.pg_server = pg_server
+        self.clock = VirtualClock()
+        self.settings = replace(settings or Settings(), clock=self.clock)
+        self.keys = tuple(keys)
+        self.deadlines = Deadlines()
+        self.admin_redis = redis_server.client()
+        self.admin_db = pg_server.connect(autocommit=True)
+        self.tracker = ExpiryTracker(self.deadlines, self.admin_redis)
+        strategy_cls.create_schema(self.admin_db, self.settings)
+        self.processes: dict[str, Process] = {
+            f"c{i}": Process(f"c{i}", self) for i in range(clients)
+        }
+        for actor in strategy_cls.actors:
+            self.processes[actor] = Process(actor, self, actor=actor)
+        self.clients = tuple(n for n, p in self.processes.items() if p.actor is None)
+        self.actors = tuple(strategy_cls.actors)
+        self.cache_up = True
+        self.db_up = True
+        self.history = History()
+        self.db_view: dict[str, str | None] = {}
+        self._ops = 0
+
+    # -- lifecycle ---------------------------------------------------------------------
+    def reset(self, initial: Mapping[str, str] | None = None) -> History:
+        """Begin a new run: abandon in-flight work, heal servers, empty the cache,
+        set the database to ``initial``. No server is started: this is the per-example
+        cost (a FLUSHALL and a DELETE+INSERT)."""
+        for p in self.processes.values():
+            self._abandon(p)
+        if not self.cache_up:
+            self._restart_cache_server()
+        if not self.db_up:
+            self._restart_db_server()
+        initial = dict(initial if initial is not None else initial_values(self.keys))
+        self.redis_server.reset(self.settings.prefix)
+        self.strategy_cls.reset(self.admin_db, self.settings, initial)
+        self.clock.now = 0.0
+        self.deadlines.clear()
+        self.history = History(initial=dict(initial), ttl=self.settings.ttl)
+        self.db_view = dict(initial)
+        self._ops = 0
+        for p in self.processes.values():
+            self._connect(p)
+        return self.history
+
+    def close(self) -> None:
+        for p in self.processes.values():
+            self._abandon(p)
+            self._disconnect(p)
+        for closer in (self.admin_redis.close, self.admin_db.close):
+            with contextlib.suppress(Exception):
+                closer()
+
+    def _connect(self, p: Process) -> None:
+        """Give ``p`` working connections and a fresh strategy object (a restarted
+        application process after a crash)."""
+        if p.db is None or p.db.closed or p.db.broken:
+            p.db = self.pg_server.connect(autocommit=True)
+            p.db.execute(f"SET lock_timeout = '{LOCK_TIMEOUT_S}s'")
+        elif p.db.info.transaction_status != TransactionStatus.IDLE:
+            p.db.rollback()
+        if p.redis is None:
+            p.redis = self.redis_server.client()
+        p.strategy = self.strategy_cls(p.redis, p.db, self.settings)
+        p.dirty = False
+
+    def _disconnect(self, p: Process) -> None:
+        for conn in (p.redis, p.db):
+            if conn is not None:
+                with contextlib.suppress(Exception):
+                    conn.close()
+        p.redis = p.db = p.strategy = None
+
+    def _abandon(self, p: Process) -> None:
+        """Stop ``p``'s in-flight operation without letting it run another call."""
+        w = p.worker
+        if w is not None and not w.dead:
+            p.crashed = True
+            with contextlib.suppress(ClientCrashed, StepBlocked):
+                w.throw(ClientCrashed())
+        p.worker = None
+        p.pending = None
+        p.inject = None
+        p.crashed = False
+
+    # -- events ------------------------------------------------------------------------
+    def _event(self, cls: type, **fields: Any) -> Any:
+        events = self.history.events
+        e = cls(index=len(events), time=self.clock.now, **fields)
+        events.append(e)
+        return e
+
+    # -- operations and steps ----------------------------------------------------------
+    def busy(self, name: str) -> bool:
+        return self.processes[name].worker is not None
+
+    def start(self, name: str, f: str, key: str | None = None, value: str | None = None) -> bool:
+        """Start an operation on an idle process and run it up to its first driver
+        call. Returns False (and does nothing) when the process is busy."""
+        p = self.processes[name]
+        if p.worker is not None:
+            return False
+        if p.strategy is None or p.db.closed or p.db.broken:
+            self._connect(p)
+        p.op = self._ops
+        self._ops += 1
+        p.f, p.key, p.value = f, key, value
+        p.reached = p.crashed = False
+        self._event(Invoke, process=name, op=p.op, f=f, key=key, value=value)
+        w = Worker(self._run_operation)
+        w.process = p
+        p.worker = w
+        self._switch(p)
+        return True
+
+    def step(self, name: str) -> bool:
+        """Let ``name`` take exactly one step. False when it has nothing in flight."""
+        p = self.processes[name]
+        if p.worker is None:
+            return False
+        self._switch(p)
+        return True
+
+    def run_to_end(self, name: str) -> None:
+        """Step ``name`` until its operation ends."""
+        p = self.processes[name]
+        for _ in range(MAX_STEPS_PER_OP):
+            if p.worker is None:
+                return
+            self._switch(p)
+        raise HarnessError(f"{name}'s {p.f} did not end within {MAX_STEPS_PER_OP} steps")
+
+    def _switch(self, p: Process) -> None:
+        w = p.worker
+        assert w is not None
+        try:
+            w.switch()
+        except StepBlocked as exc:
+            p.worker = None
+            p.pending = None
+            raise HarnessError(str(exc)) from None
+        if w.dead:
+            p.worker = None
+            p.pending = None
+
+    def _run_operation(self) -> None:
+        """The body of a worker: the strategy's operation, then its outcome."""
+        p: Process = Worker.getcurrent().process  # type: ignore[attr-defined]
+        try:
+            if p.actor is not None:
+                done = getattr(p.strategy, p.actor)()
+                value = None if done is None else str(done)
+            elif p.f == "read":
+                value = p.strategy.read(p.key)
+            else:
+                p.strategy.write(p.key, p.value)
+                value = None
+        except ClientCrashed:
+            self._complete(p, Outcome.INFO, None, "client crashed")
+            return
+        except Exception as exc:
+            # fail only when no effect can have happened: reads have none; a write
+            # has none only if no step of it reached a server.
+            surely_none = p.actor is None and (p.f == "read" or not p.reached)
+            outcome = Outcome.FAIL if surely_none else Outcome.INFO
+            self._complete(p, outcome, None, f"{type(exc).__name__}: {exc}")
+            return
+        self._complete(p, Outcome.OK, value, None)
+
+    def _complete(self, p: Process, outcome: Outcome, value: str | None, error: str | None) -> None:
+        self._event(Complete, process=p.name, op=p.op, f=p.f, key=p.key, type=outcome,
+                    value=value, error=error)  # fmt: skip
+
+    def perform(self, p: Process, call: Call, run: Callable[[], Any], conn: Any = None) -> Any:
+        """Called by the interception hooks, inside ``p``'s worker: park until
+        scheduled, then make the driver call and record it as one step."""
+        p.pending = call
+        parent = p.worker.parent  # type: ignore[union-attr]
+        parent.switch()  # park; the hub resumes us when this step is scheduled
+        if p.crashed:
+            raise ClientCrashed()
+        p.pending = None
+        inject, p.inject = p.inject, None
+        if inject == FAIL_BEFORE:
+            error = _injected(call.target, "before")
+            self._event(Step, process=p.name, op=p.op, target=call.target, command=call.command,
+                        keys=call.keys, error=str(error), injected=inject)  # fmt: skip
+            raise error
+        p.in_step = True
+        p.reached = True
+        result: Any = None
+        failure: BaseException | None = None
+        try:
+            result = run()
+        except BaseException as exc:
+            failure = exc
+        try:
+            step = self._event(
+                Step, process=p.name, op=p.op, target=call.target, command=call.command,
+                keys=call.keys, result="" if failure else _result_text(call.target, result),
+                error=None if failure is None else f"{type(failure).__name__}: {failure}",
+                injected=inject,
+            )  # fmt: skip
+            self._after_step(p, call, result, failure, conn, step.index)
+        finally:
+            p.in_step = False
+        if failure is not None:
+            if isinstance(failure, _BLOCKED):
+                raise StepBlocked(self._blocked_message(p, call, failure))
+            raise failure
+        if inject == FAIL_AFTER:
+            raise _injected(call.target, "after")
+        return result
+
+    def _after_step(
+        self, p: Process, call: Call, result: Any, failure: BaseException | None, conn: Any,
+        index: int,
+    ) -> None:  # fmt: skip
+        """Bookkeeping that must happen before any other step: TTL deadlines after a
+        Redis step, the database timeline after a step that committed."""
+        if call.target == REDIS:
+            if self.cache_up:
+                self.tracker.after(call, result, self.clock.now, failure is not None)
+            return
+        if call.writes:
+            p.dirty = True
+        if p.dirty and conn is not None:
+            status = conn.info.transaction_status
+            if status == TransactionStatus.IDLE:
+                p.dirty = False
+                self._observe_db(index)
+            elif status == TransactionStatus.UNKNOWN:  # connection lost: nothing committed
+                p.dirty = False
+
+    def _observe_db(self, step: int | None) -> None:
+        if not self.db_up:
+            return
+        now = self.strategy_cls.peek_database(self.admin_db, self.settings, self.keys)
+        view = self.db_view
+        for k in self.keys:
+            if now.get(k) != view.get(k):
+                view[k] = now.get(k)
+                self._event(DbChange, key=k, value=now.get(k), step=step)
+
+    def _blocked_message(self, p: Process, call: Call, exc: BaseException) -> str:
+        holders = [
+            q.name
+            for q in self.processes.values()
+            if q is not p and q.db is not None and not q.db.closed
+            and q.db.info.transaction_status == TransactionStatus.INTRANS
+        ]  # fmt: skip
+        keys = f" on {', '.join(call.keys)}" if call.keys else ""
+        who = f"; parked inside a transaction: {', '.join(holders)}" if holders else ""
+        return (
+            f"step blocked: {p.name}'s {call.target} call `{call.command}`{keys} did not "
+            f"return ({type(exc).__name__}){who}. A parked client may hold a lock this step "
+            "needs; keep row locks within one statement, or run the lock holder first."
+        )
+
+    # -- time ----------------------------------------------------------------------------
+    def advance(self, seconds: float) -> tuple[str, ...]:
+        """Move virtual time; keys whose deadline passed are deleted and recorded."""
+        self.clock.advance(seconds)
+        due = self.deadlines.due(self.clock.now)
+        if due and self.cache_up:
+            self.admin_redis.delete(*due)
+        self._event(TimeAdvance, delta=seconds, expired=tuple(due))
+        return tuple(due)
+
+    # -- faults --------------------------------------------------------------------------
+    def crash_client(self, name: str) -> bool:
+        """The client's process dies between two steps: its operation is abandoned
+        (outcome info), its connections close, nothing of it runs again. A new
+        process takes its place for its next operation."""
+        p = self.processes[name]
+        if p.worker is None:
+            return False
+        self._event(Fault, fault="client-crash", process=name,
+                    detail=f"at {p.pending.command}" if p.pending else "")  # fmt: skip
+        self._disconnect(p)  # the server sees the connections drop (open transaction rolls back)
+        self._abandon(p)
+        return True
+
+    def fail_next_call(self, name: str, when: str) -> bool:
+        """Make ``name``'s next driver call fail before it reaches the server, or after
+        the server applied it; either way the caller sees a connection error."""
+        if when not in (FAIL_BEFORE, FAIL_AFTER):
+            raise ValueError(f"unknown driver-call fault {when!r}")
+        p = self.processes[name]
+        if p.worker is None or p.inject is not None:
+            return False
+        p.inject = when
+        self._event(Fault, fault=when, process=name,
+                    detail=p.pending.command if p.pending else "")  # fmt: skip
+        return True
+
+    def crash_cache(self) -> bool:
+        if not self.cache_up:
+            return False
+        self.redis_server.crash()
+        self.cache_up = False
+        self._event(Fault, fault="cache-crash", detail=self.redis_server.persistence)
+        return True
+
+    def restart_cache(self) -> bool:
+        if self.cache_up:
+            return False
+        kept = self._restart_cache_server()
+        self._event(Fault, fault="cache-restart", detail=f"kept {kept} keys")
+        return True
+
+    def _restart_cache_server(self) -> int:
+        before = (self.redis_server.host, self.redis_server.port)
+        self.redis_server.restart()
+        self.cache_up = True
+        if (self.redis_server.host, self.redis_server.port) != before:
+            # A container may come back on another port: rebuild every client.
+            self.admin_redis = self.redis_server.client()
+            self.tracker.admin = self.admin_redis
+            for p in self.processes.values():
+                if p.worker is None and p.redis is not None:
+                    p.redis.close()
+                    p.redis = None
+                    p.strategy = None
+        self.tracker.refresh_all(self.clock.now)
+        return int(self.admin_redis.dbsize())
+
+    def crash_db(self) -> bool:
+        if not self.db_up:
+            return False
+        self.pg_server.crash()
+        self.db_up = False
+        self._event(Fault, fault="db-crash")
+        return True
+
+    def restart_db(self) -> bool:
+        if self.db_up:
+            return False
+        self._restart_db_server()
+        self._event(Fault, fault="db-restart")
+        self._observe_db(None)  # what survived the crash
+        return True
+
+    def _restart_db_server(self) -> None:
+        self.pg_server.restart()
+        self.db_up = True
+        with contextlib.suppress(Exception):
+            self.admin_db.close()
+        self.admin_db = self.pg_server.connect(autocommit=True)
+
+    def evict(self, key: str) -> bool:
+        """The cache drops ``key`` (memory pressure): its cached entries vanish."""
+        if not self.cache_up:
+            return False
+        names = self.strategy_cls.cache_keys(self.settings, key)
+        self.admin_redis.delete(*names)
+        for n in names:
+            self.deadlines.forget(n)
+        self._event(Fault, fault="evict", key=key)
+        return True
+
+    # -- the end -------------------------------------------------------------------------
+    def settle(self) -> EndState:
+        """Heal faults, run every in-flight operation to its end (clients in order, then
+        actors), drain the actors, and record what cache and database hold."""
+        settled, reason = True, ""
+        try:
+            self.restart_cache()
+            self.restart_db()
+            for name in self.processes:
+                self.run_to_end(name)
+            if self.actors:
+                self._drain()
+                # Delayed work (a double-delete's second delete) is due after the
+                # strategy's delay: let that much virtual time pass, then drain again.
+                self.advance(self.settings.delay)
+                self._drain()
+        except HarnessError as exc:
+            settled, reason = False, str(exc)
+        cache: dict[str, str | None] = {}
+        db: dict[str, str | None] = {}
+        if self.cache_up and self.db_up:
+            cache = {k: self.strategy_cls.peek_cache(self.admin_redis, self.settings, k)
+                     for k in self.keys}  # fmt: skip
+            db = self.strategy_cls.peek_database(self.admin_db, self.settings, self.keys)
+        else:
+            settled, reason = False, reason or "a server did not come back"
+        return self._event(EndState, cache=cache, db=dict(db), settled=settled, reason=reason)
+
+    def _drain(self) -> None:
+        for actor in self.actors:
+            for _ in range(MAX_DRAIN_ROUNDS):
+                self.start(actor, actor)
+                self.run_to_end(actor)
+                done = self.history.events[-1]
+                if not isinstance(done, Complete) or done.value in (None, "0", "False"):
+                    break
+            else:
+                raise HarnessError(f"actor {actor} still had work after {MAX_DRAIN_ROUNDS} rounds")
