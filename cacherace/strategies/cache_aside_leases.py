@@ -22,6 +22,8 @@ Hot-miss policy, kept simple: a reader that finds another client's live lease
 reads the database and returns without filling (Facebook's clients instead
 wait briefly and retry the cache). A cache that is down is treated as a miss
 with no lease (read from the database, no fill) / a skipped invalidation.
+A miss on a key with no row is not cached; its lease is left to lapse (or to be
+voided by the write that creates the row).
 
 Claims: it is the article's cache-aside (delete-on-write + TTL), so it keeps its
 claims ``fresh-after-ack``, ``ttl-bounded``, ``available-without-cache`` and
