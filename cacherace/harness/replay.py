@@ -1,0 +1,278 @@
+"""``cacherace replay TRACE.json``: re-run a saved schedule and say whether it reproduces.
+
+The trace's schedule is applied to freshly reset servers with the same strategy,
+settings, clients, keys and Redis persistence; the new history is compared event
+by event with the saved one, and the claim is checked again.
+
+Exit codes: 0 history and verdict reproduced (a broken claim is still broken),
+1 not reproduced, 2 the trace, the servers or the arguments are unusable.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import sys
+from dataclasses import dataclass
+from typing import Any
+
+from cacherace.harness import schedule
+from cacherace.harness.backends import KINDS, Backend, BackendError, open_backend
+from cacherace.harness.diagram import render, render_summary
+from cacherace.harness.scheduler import HarnessError, Scheduler
+from cacherace.harness.trace import Trace, TraceError, load
+from cacherace.model.history import Event, History
+from cacherace.model.verdict import Verdict
+from cacherace.strategies.registry import StrategyError, load_strategy
+
+
+class ReplayError(ValueError):
+    """The trace cannot be replayed here (its strategy, claim or processes do not match)."""
+
+
+@dataclass(frozen=True)
+class ReplayResult:
+    history: History
+    verdict: Verdict
+    same_history: bool
+    same_verdict: bool
+    first_difference: str | None
+
+    @property
+    def reproduced(self) -> bool:
+        return self.same_history and self.same_verdict
+
+
+# -- comparing ------------------------------------------------------------------------
+# Server-chosen tokens that differ between runs of the same schedule and mean nothing
+# to a claim; everything else (every step's result included) must match exactly.
+_VOLATILE = [
+    (re.compile(r"\b\d{10,}-\d+\b"), "<stream-id>"),  # Redis stream IDs carry wall-clock ms
+    (re.compile(r"\b(process|transaction|pid|PID|backend) \d+"), r"\1 <n>"),  # PG deadlock text
+    (re.compile(r"\b(\d{1,3}(?:\.\d{1,3}){3}|localhost|\[[0-9a-f:]+\]):\d+"), r"\1:<port>"),
+    (re.compile(r"\bport \d+"), "port <n>"),  # a restarted server may listen elsewhere
+]
+
+
+def _normalise(value: Any) -> Any:
+    if isinstance(value, str):
+        for pattern, repl in _VOLATILE:
+            value = pattern.sub(repl, value)
+        return value
+    if isinstance(value, dict):
+        return {k: _normalise(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_normalise(v) for v in value]
+    return value
+
+
+def _event_json(e: Event) -> dict[str, Any]:
+    return History(events=[e]).to_json()["events"][0]
+
+
+def _brief(e: Event) -> str:
+    data = _event_json(e)
+    kind = data.pop("kind")
+    data.pop("index")
+    fields = ", ".join(f"{k}={v!r}" for k, v in data.items() if v not in (None, "", [], ()))
+    return f"{kind}({fields})"
+
+
+def first_difference(expected: History, actual: History) -> str | None:
+    """Where ``actual`` first departs from ``expected`` (None: the same history).
+
+    Events are compared field by field, exactly, after masking server-chosen tokens
+    (stream IDs, PostgreSQL process and transaction numbers, ports).
+    """
+    if expected.initial != actual.initial:
+        return f"initial database values differ: trace {expected.initial}, replay {actual.initial}"
+    if expected.ttl != actual.ttl:
+        return f"TTL differs: trace {expected.ttl}, replay {actual.ttl}"
+    for a, b in zip(expected.events, actual.events, strict=False):
+        ja, jb = _normalise(_event_json(a)), _normalise(_event_json(b))
+        if ja != jb:
+            fields = [k for k in ja.keys() | jb.keys() if ja.get(k) != jb.get(k)]
+            return (
+                f"event #{a.index} differs in {', '.join(sorted(fields))}:\n"
+                f"  trace:  {_brief(a)}\n  replay: {_brief(b)}"
+            )
+    n, m = len(expected.events), len(actual.events)
+    if n > m:
+        return (
+            f"the replay ended after {m} events; the trace goes on with:\n  {_brief(expected[m])}"
+        )
+    if m > n:
+        return f"the replay has {m - n} more events than the trace, from:\n  {_brief(actual[n])}"
+    return None
+
+
+def same_verdict(expected: Verdict, actual: Verdict) -> bool:
+    """Same status and the same witness events. The reason is prose a later version
+    may word differently, so it is not compared."""
+    return expected.status == actual.status and tuple(expected.witness) == tuple(actual.witness)
+
+
+# -- running --------------------------------------------------------------------------
+def _check_processes(trace: Trace, s: Scheduler) -> None:
+    named = {a["process"] for a in trace.schedule if "process" in a}
+    unknown = sorted(named - set(s.processes))
+    if unknown:
+        raise ReplayError(
+            f"the trace's schedule drives {', '.join(unknown)}, but {trace.strategy} with "
+            f"{trace.clients} clients has only {', '.join(s.processes)}; the trace does not "
+            "match this strategy (was the strategy changed since it was saved?)"
+        )
+
+
+def replay_trace(trace: Trace, backend: Backend) -> ReplayResult:
+    """Run ``trace``'s schedule on ``backend``'s servers (reset first) and compare.
+
+    Raises ReplayError for a trace that does not fit its strategy or claim,
+    BackendError when servers cannot be had, HarnessError when a step blocks.
+    """
+    from cacherace.properties import UnknownClaim, check, get_claim
+
+    try:
+        strategy_cls = load_strategy(trace.strategy)
+    except StrategyError as exc:
+        raise ReplayError(f"cannot load the trace's strategy: {exc}") from None
+    try:
+        get_claim(trace.claim)
+    except UnknownClaim as exc:
+        raise ReplayError(
+            f"{exc}; if it is a user's claim, import the module that registers it"
+        ) from None
+    redis_server = backend.redis(trace.persistence)
+    pg_server = backend.postgres()
+    for server in (redis_server, pg_server):
+        if server.can_crash and not server.alive:
+            server.restart()  # left crashed by an earlier run on a shared backend
+    s = Scheduler(
+        strategy_cls,
+        redis_server,
+        pg_server,
+        clients=trace.clients,
+        keys=tuple(trace.keys),
+        settings=trace.strategy_settings(),
+    )
+    try:
+        _check_processes(trace, s)
+        try:
+            history = schedule.run(s, trace.schedule, trace.history.initial)
+        except schedule.BadAction as exc:
+            raise ReplayError(str(exc)) from None
+    finally:
+        s.close()
+    verdict = check(trace.claim, history)
+    diff = first_difference(trace.history, history)
+    return ReplayResult(
+        history=history,
+        verdict=verdict,
+        same_history=diff is None,
+        same_verdict=same_verdict(trace.verdict, verdict),
+        first_difference=diff,
+    )
+
+
+# -- the command ----------------------------------------------------------------------
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("trace", metavar="TRACE.json", help="a trace saved by cacherace verify")
+    parser.add_argument(
+        "--backend",
+        default="auto",
+        choices=KINDS,
+        help="where Redis and PostgreSQL come from (default: auto)",
+    )
+    parser.add_argument(
+        "--redis-url", default=None, help="use this Redis (with --allow-destructive)"
+    )
+    parser.add_argument(
+        "--database-url", default=None, help="use this PostgreSQL (with --allow-destructive)"
+    )
+    parser.add_argument(
+        "--allow-destructive",
+        action="store_true",
+        help="allow deleting the suite's keys/schema on servers given by URL",
+    )
+    parser.add_argument(
+        "--pg-user", default=None, help="user PostgreSQL runs as when cacherace runs as root"
+    )
+    parser.add_argument("--quiet", action="store_true", help="do not print the diagram")
+    parser.add_argument(
+        "--color",
+        choices=("auto", "always", "never"),
+        default="auto",
+        help="colour the diagram (auto: when writing to a terminal)",
+    )
+
+
+def _use_color(choice: str) -> bool:
+    if choice != "auto":
+        return choice == "always"
+    return sys.stdout.isatty() and not os.environ.get("NO_COLOR")
+
+
+def _error(message: str) -> int:
+    print(f"cacherace replay: {message}", file=sys.stderr)
+    return 2
+
+
+def run(args: argparse.Namespace) -> int:
+    try:
+        trace = load(args.trace)
+    except TraceError as exc:
+        return _error(str(exc))
+    try:
+        backend = open_backend(
+            args.backend,
+            redis_url=args.redis_url,
+            database_url=args.database_url,
+            allow_destructive=args.allow_destructive,
+            pg_user=args.pg_user,
+        )
+    except BackendError as exc:
+        return _error(str(exc))
+    with backend:
+        try:
+            result = replay_trace(trace, backend)
+        except ReplayError as exc:
+            return _error(f"{args.trace}: {exc}")
+        except (BackendError, HarnessError) as exc:
+            return _error(str(exc))
+    print(
+        f"replayed {args.trace}: {trace.strategy}, claim {trace.claim}, {trace.steps} steps, "
+        f"{trace.clients} clients, keys {', '.join(trace.keys)}, Redis persistence "
+        f"{trace.persistence}"
+    )
+    if not args.quiet:
+        print()
+        print(
+            render(
+                result.history,
+                result.verdict,
+                color=_use_color(args.color),
+                prefix=trace.settings.get("prefix"),
+            )
+        )
+        print()
+    print(_history_line(result))
+    print(_verdict_line(trace.verdict, result))
+    return 0 if result.reproduced else 1
+
+
+def _history_line(result: ReplayResult) -> str:
+    if result.same_history:
+        return f"history: reproduced ({len(result.history)} events, identical)"
+    return f"history: NOT reproduced - {result.first_difference}"
+
+
+def _verdict_line(saved: Verdict, result: ReplayResult) -> str:
+    if result.same_verdict:
+        v = result.verdict
+        witness = f", witness {', '.join(f'#{i}' for i in v.witness)}" if v.witness else ""
+        return f"verdict: reproduced ({v.claim} {v.status.value}{witness})"
+    return (
+        f"verdict: NOT reproduced\n  trace:  {render_summary(saved)}\n"
+        f"  replay: {render_summary(result.verdict)}"
+    )
