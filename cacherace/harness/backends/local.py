@@ -80,8 +80,10 @@ class LocalProvider(Provider):
         self.redis_server = redis_server or find_redis_server()
         self.pg_bindir = pg_bindir or find_pg_bindir()
         self.redis_version = redis_version_label(binary_version(self.redis_server))
-        self.pg_version = pg_version_label(binary_version(self.pg_bindir / "postgres"))
         self.run_as = resolve_run_as(pg_user)
+        # Run as the server's user: a venv under /root is not reachable by 'postgres'.
+        uid_gid = (self.run_as.uid, self.run_as.gid) if self.run_as else None
+        self.pg_version = pg_version_label(binary_version(self.pg_bindir / "postgres", uid_gid))
 
     def describe(self) -> list[str]:
         lines = [

@@ -21,15 +21,20 @@ REDIS_PROFILE_ARGS: dict[str, list[str]] = {
 START_TIMEOUT_S = 30.0
 
 
-def binary_version(path: Path) -> str:
-    """First line of ``path --version`` (raises BackendError when it does not run)."""
+def binary_version(path: Path, run_as: tuple[int, int] | None = None) -> str:
+    """First line of ``path --version``, run as ``run_as`` (uid, gid) when given."""
+    kw: dict[str, object] = {}
+    if run_as is not None:
+        kw = {"user": run_as[0], "group": run_as[1], "extra_groups": []}
     try:
-        out = subprocess.run(
-            [str(path), "--version"], capture_output=True, text=True, timeout=10, check=True
+        out = subprocess.run(  # type: ignore[call-overload]
+            [str(path), "--version"], capture_output=True, text=True, timeout=10, check=True, **kw
         ).stdout
     except (OSError, subprocess.SubprocessError) as e:
+        who = f" as uid {run_as[0]}" if run_as else ""
         raise BackendError(
-            f"{path} --version failed ({e}); reinstall it or point to another"
+            f"{path} --version failed{who} ({e}); reinstall it, make it (and every directory "
+            "above it) readable and executable by that user, or point to another binary"
         ) from e
     return out.strip().splitlines()[0] if out.strip() else ""
 
