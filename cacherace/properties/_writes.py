@@ -86,8 +86,8 @@ class Writes:
         self._by_value: dict[tuple[str, str | None], list[Write]] = {}
         self._by_end: dict[int, Write] = {}
         acked: dict[str, list[Write]] = {}
-        for key, value in history.initial.items():
-            self._add(_initial(key, value))
+        for name, value in history.initial.items():
+            self._add(_initial(name, value))
         for op in history.operations("write"):
             key = op.key
             if key is None:

@@ -55,18 +55,18 @@ def available_without_cache(history: History) -> Verdict:
                 down = None
             elif e.fault == "db-crash":
                 db_down = True
-                for p in pending.values():
-                    p.excused = True
+                for running in pending.values():
+                    running.excused = True
             elif e.fault == "db-restart":
                 db_down = False
             elif e.fault == "client-crash":
-                for (process, _), p in pending.items():
-                    p.excused |= process == e.process
+                for (process, _), crashed in pending.items():
+                    crashed.excused |= process == e.process
         elif isinstance(e, Invoke) and e.f in ("read", "write"):
             pending[(e.process, e.op)] = _Pending(e, down, excused=db_down)
         elif isinstance(e, Step) and e.target == "postgres" and e.injected and e.op is not None:
-            if (p := pending.get((e.process, e.op))) is not None:
-                p.excused = True
+            if (faulted := pending.get((e.process, e.op))) is not None:
+                faulted.excused = True
         elif isinstance(e, Complete) and (p := pending.pop((e.process, e.op), None)):
             if p.down is None or p.down is not down or p.excused:
                 continue

@@ -26,5 +26,6 @@ def test_spans_values_and_replacements() -> None:
     assert tl.value_at("k", two) is None
     assert tl.final("k") is None and tl.final("j") == "j.1" and tl.final("never") is None
     assert [s.value for s in tl.spans("j")] == [None, "j.1"]
-    assert tl.spans("j")[1].start is not None and tl.spans("j")[1].start.index == other
+    start = tl.spans("j")[1].start
+    assert start is not None and start.index == other
     assert tl.keys() == ["j", "k"]
