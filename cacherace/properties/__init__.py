@@ -12,8 +12,10 @@ Complete's ``value`` is what it returned, None for nothing); a write has
 ``f == "write"`` (its Invoke's ``value`` is the value written). Each key's
 ``history.initial`` value counts as written by a virtual write acknowledged before
 everything. "x precedes y" means x completed before y was invoked (history index
-order). ``info`` writes may have taken effect at any time after their invoke;
-``fail`` writes never took effect.
+order). ``info`` writes may have taken effect at any time after their invoke (so
+reading their value is allowed), yet are ordered by their Complete like any write:
+a write invoked after an info write's Complete is newer than it. ``fail`` writes
+never took effect.
 
 Adding a claim
 --------------
@@ -44,7 +46,7 @@ example the module that defines the strategy)::
                 # decide "had a row" when the read begins, not when it returns
                 began[(e.process, e.op)] = (e, e.key in has_row)
             elif isinstance(e, Complete) and e.f == "write" and e.type is Outcome.OK:
-                has_row.add(e.key)
+                has_row.add(e.key or "")
             elif isinstance(e, Complete) and e.f == "read" and e.type is Outcome.OK:
                 invoke, had_row = began.pop((e.process, e.op))
                 if e.value is None and had_row:
