@@ -273,7 +273,7 @@ _FAULT_TEXT = {
 
 def _fault_row(lay: _Layout, row: list[str], e: Fault, prefix: str | None) -> None:
     if e.fault in ("client-crash", "fail-before", "fail-after") and e.process in lay.x:
-        text = "✗ crashed" if e.fault == "client-crash" else f"⚡ next call: {e.fault}"
+        text = "✗ crashed" if e.fault == "client-crash" else f"↯ next call: {e.fault}"
         lay.note(row, e.process, text)
         return
     target = POSTGRES if e.fault.startswith("db-") else REDIS
