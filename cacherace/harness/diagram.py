@@ -37,7 +37,7 @@ from cacherace.model.verdict import Status, Verdict
 REDIS_WIDTH = 30
 PG_WIDTH = 34
 MIN_PROCESS_WIDTH = 10
-MAX_PROCESS_WIDTH = 18
+MAX_PROCESS_WIDTH = 16
 INDEX_WIDTH = 5  # "  12 " before the first column
 
 BROKEN_MARK = "◀ BROKEN"
@@ -158,19 +158,26 @@ def short_result(step: Step, prefix: str | None) -> str:
     return r
 
 
-def describe_step(step: Step, prefix: str | None = "cr:") -> str:
-    """A step's text as the diagram shows it: command, then → result or ✗ error."""
+def describe_step(step: Step, prefix: str | None = "cr:", limit: int | None = None) -> str:
+    """A step's text as the diagram shows it: command, then → result or ✗ error.
+
+    With ``limit``, the command is clipped first so the outcome stays visible.
+    """
     cmd = short_redis(step.command, prefix) if step.target == REDIS else short_sql(step.command)
+    head = ""
     if step.injected == "fail-before":
-        return f"✗ {cmd} (lost before reaching {step.target})"
-    if step.error and step.injected is None:
-        err = step.error.replace("cacherace: ", "")
-        return f"{cmd} ✗ {err}"
-    res = short_result(step, prefix)
-    text = f"{cmd} → {res}" if res else cmd
-    if step.injected == "fail-after":
-        text += " ✗ reply lost"
-    return text
+        head, tail = "✗ ", f" (lost before reaching {step.target})"
+    elif step.error and step.injected is None:
+        tail = " ✗ " + step.error.replace("cacherace: ", "")
+    else:
+        res = short_result(step, prefix)
+        tail = f" → {res}" if res else ""
+        if step.injected == "fail-after":
+            tail += " ✗ reply lost"
+    if limit is not None and len(head) + len(cmd) + len(tail) > limit:
+        tail = _clip(tail, max(limit // 2, limit - len(head) - len(cmd)))
+        cmd = _clip(cmd, limit - len(head) - len(tail))
+    return head + cmd + tail
 
 
 # -- layout -----------------------------------------------------------------------
@@ -216,7 +223,7 @@ class _Layout:
         x = self.x[p]
         self.put(row, x, text, max(self.wp - 1, self.free_from(row, x + 1) + 1))
 
-    def arrow(self, row: list[str], p: str, target: str, text: str) -> None:
+    def arrow(self, row: list[str], p: str, target: str, step: Step, prefix: str | None) -> None:
         start, end = self.x[p], self.x[target]
         row[start] = "├"
         for i in range(start + 1, end - 1):
@@ -226,7 +233,7 @@ class _Layout:
         if target == REDIS:
             # A Redis step's text may run on into the postgres column when that is empty.
             limit += PG_WIDTH
-        self.put(row, end + 1, text, limit - 1)
+        self.put(row, end + 1, describe_step(step, prefix, limit - 1), limit - 1)
 
     def rule(self, text: str, char: str = "─") -> list[str]:
         """A row across every column (time advances, the end state)."""
@@ -236,11 +243,13 @@ class _Layout:
 
 
 def _labels(history: History) -> list[str]:
+    """What sizes the process columns: operation starts and ok results (error
+    texts are longer; they spill over free cells or are clipped)."""
     out = []
     for e in history.events:
         if isinstance(e, Invoke):
             out.append(_invoke_text(e))
-        elif isinstance(e, Complete):
+        elif isinstance(e, Complete) and e.type is Outcome.OK:
             out.append(_complete_text(e))
     return out
 
@@ -357,9 +366,9 @@ def render(
             alive.discard(e.process)
         elif isinstance(e, Step):
             if e.process not in lay.x:  # a harness call outside any process
-                lay.put(row, lay.x[e.target], describe_step(e, prefix), PG_WIDTH)
+                lay.put(row, lay.x[e.target], describe_step(e, prefix, PG_WIDTH), PG_WIDTH)
             else:
-                lay.arrow(row, e.process, e.target, describe_step(e, prefix))
+                lay.arrow(row, e.process, e.target, e, prefix)
         elif isinstance(e, Fault):
             _fault_row(lay, row, e, prefix)
             if e.fault == "client-crash" and e.process:

@@ -82,6 +82,7 @@ def test_long_commands_and_values_are_clipped() -> None:
     lines = render(h, Verdict.broken_by("x", "r" * 50, 2)).splitlines()
     assert max(len(ln) for ln in lines[:-1]) <= 140
     assert "…" in lines[2] and "…" in lines[3]
+    assert lines[3].endswith("… → OK")  # the command is clipped, the outcome kept
 
 
 def test_sql_shortening() -> None:
