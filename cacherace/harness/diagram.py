@@ -62,7 +62,9 @@ def _strip_prefix(s: str, prefix: str | None) -> str:
 
 def _split_params(s: str) -> list[str]:
     """Split ``a, [b, c], d`` at top-level commas (parameters may be lists)."""
-    out, depth, cur = [], 0, []
+    out: list[str] = []
+    cur: list[str] = []
+    depth = 0
     for i, ch in enumerate(s):
         if ch in "[({":
             depth += 1

@@ -175,6 +175,21 @@ def replay_trace(trace: Trace, backend: Backend) -> ReplayResult:
     )
 
 
+def describe_failure(
+    trace: Trace, path: str | os.PathLike[str] | None, *, color: bool = False
+) -> str:
+    """What a broken claim prints (verify, the pytest plugin): the one-line verdict,
+    the diagram, where the trace is and the command that replays it."""
+    lines = [
+        f"{trace.strategy}: {render_summary(trace.verdict)}",
+        "",
+        render(trace.history, trace.verdict, color=color, prefix=trace.settings.get("prefix")),
+    ]
+    if path is not None:
+        lines += ["", f"trace: {path}", f"replay: cacherace replay {path}"]
+    return "\n".join(lines)
+
+
 # -- the command ----------------------------------------------------------------------
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("trace", metavar="TRACE.json", help="a trace saved by cacherace verify")
