@@ -8,6 +8,7 @@ is a small dict (JSON in traces)::
     {"do": "start", "process": "c1", "f": "write", "key": "k1", "value": "k1.1"}
     {"do": "start", "process": "flush", "f": "flush"}          # an actor's operation
     {"do": "step", "process": "c0"}                             # one driver call
+    {"do": "finish", "process": "c0"}                # steps until its operation ends
     {"do": "advance", "seconds": 301}                           # virtual time
     {"do": "crash-client", "process": "c0"}
     {"do": "fail-before", "process": "c0"}   /  {"do": "fail-after", ...}
@@ -47,6 +48,11 @@ def apply(s: Scheduler, action: Mapping[str, Any]) -> bool:
         do = action["do"]
         if do == "step":
             return s.step(action["process"])
+        if do == "finish":
+            if not s.busy(action["process"]):
+                return False
+            s.run_to_end(action["process"])
+            return True
         if do == "start":
             return s.start(action["process"], action["f"], action.get("key"), action.get("value"))
         if do == "advance":

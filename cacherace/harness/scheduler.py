@@ -207,13 +207,19 @@ class Scheduler:
         p = self.processes[name]
         if p.worker is not None:
             return False
-        if p.strategy is None or p.db.closed or p.db.broken:
-            self._connect(p)
         p.op = self._ops
         self._ops += 1
         p.f, p.key, p.value = f, key, value
         p.reached = p.crashed = False
         self._event(Invoke, process=name, op=p.op, f=f, key=key, value=value)
+        if p.strategy is None or p.db is None or p.db.closed or p.db.broken:
+            try:
+                self._connect(p)
+            except psycopg.OperationalError as exc:
+                # A restarted process that cannot reach the database: the operation
+                # fails before doing anything, as it would in the application.
+                self._complete(p, Outcome.FAIL, None, f"cannot connect: {exc}")
+                return True
         w = Worker(self._run_operation)
         w.process = p
         p.worker = w
