@@ -115,3 +115,12 @@ def test_bad_action(tmp_path: Path) -> None:
 
 def test_missing_file(tmp_path: Path) -> None:
     assert "no such trace file" in _error(tmp_path / "nope.json")
+
+
+def test_failure_text_has_diagram_trace_and_replay_command() -> None:
+    from cacherace.harness.replay import describe_failure
+
+    text = describe_failure(_trace(), "cacherace-traces/x.json")
+    assert text.startswith("cache-aside: fresh-after-ack: BROKEN")
+    assert "◀ BROKEN" in text
+    assert text.endswith("replay: cacherace replay cacherace-traces/x.json")
