@@ -7,6 +7,10 @@ cell)::
      "tier": str | None, "examples": int, "seconds": float, "steps": int | None,
      "trace": str | None, "diagram": str | None, "reason": str}
 
+plus, when present, ``faults`` (int: faults injected while exploring) and
+``needed`` (list of fault kinds the broken schedule needs), as
+``explore.CellResult.as_json`` gives them.
+
 No scripts, no external assets: the page opens the same from a CI artifact, an
 e-mail attachment or a file on disk. Every text from a result is escaped.
 """
@@ -63,13 +67,17 @@ def _cell(result: CellResult | None) -> str:
     took = f", {float(seconds):.1f} s" if isinstance(seconds, int | float) else ""
     if kind == "holds":
         tier = f", up to {_text(result['tier'])}" if result.get("tier") else ""
-        detail = f"{int(result.get('examples') or 0)} examples{tier}{took}"
+        faults = result.get("faults")
+        injected = f", {int(faults)} faults" if isinstance(faults, int) else ""
+        detail = f"{int(result.get('examples') or 0)} examples{injected}{tier}{took}"
         head = '<span class="v">holds</span>'
     elif kind == "broken":
         steps = result.get("steps")
         parts = [_text(result.get("tier") or "broken")]
         if steps is not None:
             parts.append(f"{int(steps)} steps")
+        if result.get("needed"):
+            parts.append("needs " + _text(", ".join(map(str, result["needed"]))))
         detail = ", ".join(parts)
         head = f'<a class="v" href="#{anchor(result)}">broken</a>'
     else:

@@ -14,6 +14,7 @@ import argparse
 import os
 import re
 import sys
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -21,7 +22,7 @@ from cacherace.harness import schedule
 from cacherace.harness.backends import KINDS, Backend, BackendError, open_backend
 from cacherace.harness.diagram import render, render_summary
 from cacherace.harness.scheduler import HarnessError, Scheduler
-from cacherace.harness.trace import Trace, TraceError, load
+from cacherace.harness.trace import Trace, TraceError, load, settings_json
 from cacherace.model.history import Event, History
 from cacherace.model.verdict import Verdict
 from cacherace.strategies.registry import StrategyError, load_strategy
@@ -172,6 +173,38 @@ def replay_trace(trace: Trace, backend: Backend) -> ReplayResult:
         same_history=diff is None,
         same_verdict=same_verdict(trace.verdict, verdict),
         first_difference=diff,
+    )
+
+
+def record_trace(
+    s: Scheduler,
+    strategy: str,
+    claim: str,
+    actions: Sequence[Mapping[str, Any]],
+    *,
+    tier: str | None = None,
+) -> Trace:
+    """Run ``actions`` on ``s`` exactly as replay will (reset, apply, settle), check
+    ``claim`` and return the trace (unsaved).
+
+    Build saved traces with this rather than from a history caught mid-run (an
+    invariant that fired before teardown): then the saved history is the one a
+    replay must produce, end state included.
+    """
+    from cacherace.properties import check
+
+    history = schedule.run(s, actions)
+    return Trace(
+        strategy=strategy,
+        claim=claim,
+        schedule=[dict(a) for a in actions],
+        history=history,
+        verdict=check(claim, history),
+        settings=settings_json(s.settings),
+        clients=len(s.clients),
+        keys=list(s.keys),
+        persistence=s.redis_server.persistence,
+        tier=tier,
     )
 
 

@@ -10,7 +10,7 @@ RESULTS = [
      "diagram": "  0  ┌ read k1 <script>alert(1)</script>\n\x1b[31m 10  ◀ BROKEN\x1b[0m",
      "reason": "cache holds 'k1.0' & db holds 'k1.1'"},
     {"strategy": "cache-aside", "claim": "durable", "verdict": "holds", "tier": "faults",
-     "examples": 200, "seconds": 3.2, "steps": None, "trace": None, "diagram": None,
+     "examples": 200, "faults": 37, "seconds": 3.2, "steps": None, "trace": None, "diagram": None,
      "reason": ""},
     {"strategy": "write-behind", "claim": "durable", "verdict": "unknown", "tier": None,
      "examples": 0, "seconds": 0.1, "steps": None, "trace": None, "diagram": None,
@@ -30,7 +30,7 @@ def test_matrix_cells() -> None:
     assert page.count("<table") == 1
     row = re.search(r"<tr><th>cache-aside</th>(.*?)</tr>", page).group(1)
     assert 'class="broken"' in row and "4 steps" in row and "concurrency" in row
-    assert 'class="holds"' in row and "200 examples" in row
+    assert 'class="holds"' in row and "200 examples, 37 faults" in row
     assert 'class="none"' in re.search(r"<tr><th>write-behind</th>(.*?)</tr>", page).group(1)
     assert "URL backend cannot crash" in page
     assert "1 holds, 1 broken, 1 unknown" in page

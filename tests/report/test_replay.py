@@ -8,12 +8,11 @@ from pathlib import Path
 
 import pytest
 
-from cacherace.harness import replay, schedule
+from cacherace.harness import replay
 from cacherace.harness.backends import Backend, BackendUnavailable
-from cacherace.harness.replay import ReplayError, replay_trace
+from cacherace.harness.replay import ReplayError, record_trace, replay_trace
 from cacherace.harness.scheduler import Scheduler
-from cacherace.harness.trace import Trace, load, save, settings_json
-from cacherace.properties import check
+from cacherace.harness.trace import load, save
 from cacherace.strategies.registry import load_strategy
 
 # The article's stale-set race: c0 misses and reads k1.0 from the database; c1
@@ -41,20 +40,11 @@ def stale_set_trace(cacherace_backend: Backend, tmp_path_factory: pytest.TempPat
     redis_server, pg = _servers(cacherace_backend)
     s = Scheduler(load_strategy("cache-aside"), redis_server, pg, clients=2, keys=("k1",))
     try:
-        history = schedule.run(s, STALE_SET)
+        trace = record_trace(s, "cache-aside", "converges", STALE_SET, tier="concurrency")
     finally:
         s.close()
-    verdict = check("converges", history)
-    assert verdict.broken, verdict
-    trace = Trace(
-        strategy="cache-aside",
-        claim="converges",
-        schedule=STALE_SET,
-        history=history,
-        verdict=verdict,
-        settings=settings_json(s.settings),
-        tier="concurrency",
-    )
+    assert trace.verdict.broken, trace.verdict
+    assert (trace.clients, trace.keys, trace.persistence) == (2, ["k1"], "none")
     return save(trace, tmp_path_factory.mktemp("traces"))
 
 
