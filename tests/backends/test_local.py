@@ -105,3 +105,21 @@ def test_close_stops_everything_and_is_idempotent() -> None:
     assert not r.alive and not pg.alive
     with pytest.raises(BackendError, match="closed"):
         b.redis()
+
+
+def test_postgres_crash_kills_every_backend_before_returning(backend: Backend) -> None:
+    # Backends call setsid(): killing the postmaster's group alone would leave
+    # them running, able to COMMIT after the "crash".
+    from cacherace.harness.backends.process import _proc_stat, descendants
+
+    pg = backend.postgres()
+    conns = [pg.connect() for _ in range(2)]
+    pid = getattr(pg, "pid", None)
+    assert isinstance(pid, int)
+    helpers = descendants(pid)
+    assert len(helpers) >= 2
+    pg.crash()
+    assert all((_proc_stat(p) or ("gone",))[0] in ("Z", "X", "gone") for p in helpers)
+    pg.restart()
+    for c in conns:
+        c.close()

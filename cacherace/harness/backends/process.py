@@ -69,6 +69,44 @@ def wait_until(ready: Callable[[], bool], *, timeout: float, what: str, proc: Wa
         time.sleep(POLL_S)
 
 
+def _proc_stat(pid: int | str) -> tuple[str, int] | None:
+    """(state, ppid) from /proc/PID/stat, or None when the process is gone."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+    except (OSError, IndexError):
+        return None
+    return fields[0], int(fields[1])
+
+
+def descendants(root: int) -> list[int]:
+    """Every live process below ``root`` in the process tree (Linux /proc)."""
+    children: dict[int, list[int]] = {}
+    for entry in os.listdir("/proc"):
+        if entry.isdigit() and (st := _proc_stat(entry)) is not None:
+            children.setdefault(st[1], []).append(int(entry))
+    found: list[int] = []
+    todo = [root]
+    while todo:
+        for child in children.get(todo.pop(), []):
+            found.append(child)
+            todo.append(child)
+    return found
+
+
+def wait_dead(pids: list[int], timeout: float = 10.0) -> None:
+    """Poll until each pid is a zombie or gone (their reaping is init's job, not ours)."""
+    deadline = time.monotonic() + timeout
+    for pid in pids:
+        while (st := _proc_stat(pid)) is not None and st[0] not in ("Z", "X"):
+            if time.monotonic() > deadline:
+                raise BackendError(
+                    f"process {pid} survived SIGKILL for {timeout:.0f} s (state {st[0]}); "
+                    "it may be stuck in the kernel (disk I/O): check the machine"
+                )
+            time.sleep(POLL_S)
+
+
 def _die_with_parent(parent_pid: int) -> Callable[[], None] | None:
     """preexec hook: the kernel SIGKILLs the server if the suite's process dies.
 
@@ -149,13 +187,29 @@ class ServerProcess:
         return self._proc is not None and self._proc.poll() is None
 
     def kill(self) -> None:
-        """SIGKILL the whole process group, then reap our child. Idempotent."""
+        """SIGKILL the server and every process it forked, reap it, wait until all are dead.
+
+        The process group is not enough: PostgreSQL backends call setsid(), so
+        they are found by parentage. The leader is stopped first so it cannot
+        fork while we collect its children. Returning only once every victim is
+        dead means nothing a killed backend was doing can still land (a COMMIT
+        arriving after the "crash", a write into the data dir after restart).
+        """
         proc = self._proc
         if proc is None:
             return
+        victims: list[int] = []
+        if proc.poll() is None:
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.kill(proc.pid, signal.SIGSTOP)
+            victims = descendants(proc.pid)
         with contextlib.suppress(ProcessLookupError, PermissionError):
             os.killpg(proc.pid, signal.SIGKILL)
+        for pid in victims:
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.kill(pid, signal.SIGKILL)
         proc.wait()
+        wait_dead(victims)
         with _LIVE_LOCK:
             _LIVE.discard(self)
 
