@@ -19,7 +19,9 @@ SUBCOMMANDS = {
 }
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(only: str | None = None) -> argparse.ArgumentParser:
+    """The parser; subcommand modules are imported only for ``only`` (or all when None),
+    so ``cacherace replay`` does not pay for importing the benchmark."""
     parser = argparse.ArgumentParser(
         prog="cacherace",
         description="Check caching strategies' claims against real Redis and PostgreSQL.",
@@ -27,12 +29,15 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name, (module, help_text) in SUBCOMMANDS.items():
         sp = sub.add_parser(name, help=help_text, description=help_text)
-        importlib.import_module(module).add_arguments(sp)
+        if only is None or name == only:
+            importlib.import_module(module).add_arguments(sp)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = build_parser()
+    argv = sys.argv[1:] if argv is None else argv
+    command = next((a for a in argv if not a.startswith("-")), None)
+    parser = build_parser(command if command in SUBCOMMANDS else None)
     args = parser.parse_args(argv)  # argparse exits 2 on bad arguments
     if args.command is None:
         parser.print_help(sys.stderr)

@@ -13,11 +13,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from hypothesis import HealthCheck, Phase, Verbosity, seed, settings
-from hypothesis.errors import Flaky
 from hypothesis.stateful import run_state_machine_as_test
 
 from cacherace.harness.machine import TIERS, ClaimBroken, Exploration, machine_for, needed_faults
-from cacherace.harness.scheduler import HarnessError, Scheduler
+from cacherace.harness.scheduler import Scheduler
 from cacherace.model.history import Step
 from cacherace.properties import get_claim
 
@@ -82,7 +81,7 @@ def hypothesis_settings(budget: Budget) -> settings:
         phases=phases,
         suppress_health_check=list(HealthCheck),
         verbosity=Verbosity.quiet if budget.quiet else Verbosity.normal,
-        report_multiple_bugs=False,
+        report_multiple_bugs=True,
         **budget.extra,
     )
 
@@ -100,6 +99,90 @@ def describe_tier(tier: str, needed: Sequence[str]) -> str:
     return "broken only with faults: " + ", ".join(needed) if needed else "broken with faults"
 
 
+def _broken_in(exc: BaseException) -> list[ClaimBroken] | None:
+    """The claims an exploration broke, from what Hypothesis raised (one exception,
+    or a group when several claims broke); None when something else went wrong."""
+    if isinstance(exc, ClaimBroken):
+        return [exc]
+    if isinstance(exc, BaseExceptionGroup):
+        found = [e for e in exc.exceptions if isinstance(e, ClaimBroken)]
+        return found if len(found) == len(exc.exceptions) else None
+    return None
+
+
+def explore_strategy(
+    scheduler: Scheduler,
+    strategy: str,
+    claim_names: Sequence[str],
+    budget: Budget | None = None,
+    *,
+    tiers: Sequence[str] = TIERS,
+    crashable: bool = True,
+) -> list[CellResult]:
+    """Explore all ``claim_names`` of one strategy together, tier by tier.
+
+    One Hypothesis run checks every claim still standing; each broken claim is
+    shrunk on its own (its own exception type) and leaves the set. A claim can be
+    masked by another that breaks earlier in the same example, so a tier is run
+    again, without the claims it broke, until it breaks nothing new.
+    """
+    budget = budget or Budget()
+    claims = {name: get_claim(name) for name in claim_names}
+    results = {name: CellResult(strategy, name, "holds") for name in claim_names}
+    active = list(claim_names)
+    last: dict[str, Exploration] = {}
+    for tier in tiers:
+        while active:
+            started = time.perf_counter()
+            machine, seen = machine_for(
+                scheduler, [claims[n] for n in active], tier, crashable=crashable
+            )
+            error: BaseException | None = None
+            try:
+                run_state_machine_as_test(
+                    seed(budget.seed)(machine), settings=hypothesis_settings(budget)
+                )
+            except (Exception, BaseExceptionGroup) as exc:
+                error = exc
+            spent = time.perf_counter() - started
+            for name in active:
+                r = results[name]
+                r.examples += seen.examples
+                r.faults += seen.faults
+                r.seconds += spent
+                last[name] = seen
+            if error is None:
+                break
+            found = _broken_in(error)
+            if found is None:
+                for name in active:
+                    r = results[name]
+                    r.verdict, r.tier = "unknown", tier
+                    r.reason = f"the harness could not run every schedule: {error}"
+                return [results[n] for n in claim_names]
+            for broken in found:
+                r = results[broken.verdict.claim]
+                needed = needed_faults(broken.schedule)
+                r.verdict, r.tier, r.broken, r.needed = "broken", tier, broken, needed
+                r.steps = step_count(broken)
+                r.reason = f"{describe_tier(tier, needed)}: {broken.verdict.reason}"
+                active.remove(broken.verdict.claim)
+    for name in active:
+        r = results[name]
+        seen = last.get(name)
+        statuses = seen.statuses.get(name, {}) if seen else {}
+        reasons = seen.unknown_reasons.get(name, {}) if seen else {}
+        if not statuses.get("holds") and reasons:
+            r.verdict = "unknown"
+            r.reason = max(reasons, key=reasons.__getitem__)
+        else:
+            r.reason = (
+                f"no violation in {r.examples} examples over tiers {', '.join(tiers)} "
+                f"({r.faults} faults injected)"
+            )
+    return [results[n] for n in claim_names]
+
+
 def explore(
     scheduler: Scheduler,
     strategy: str,
@@ -109,43 +192,7 @@ def explore(
     tiers: Sequence[str] = TIERS,
     crashable: bool = True,
 ) -> CellResult:
-    """Run the tiers in order until one breaks the claim; see the module docstring."""
-    budget = budget or Budget()
-    claim = get_claim(claim_name)
-    result = CellResult(strategy, claim_name, "holds")
-    started = time.perf_counter()
-    last: Exploration | None = None
-    for tier in tiers:
-        machine, seen = machine_for(scheduler, claim, tier, crashable=crashable)
-        last = seen
-        try:
-            run_state_machine_as_test(
-                seed(budget.seed)(machine), settings=hypothesis_settings(budget)
-            )
-        except ClaimBroken as broken:
-            result.examples += seen.examples
-            result.faults += seen.faults
-            needed = needed_faults(broken.schedule)
-            result.verdict, result.tier, result.broken = "broken", tier, broken
-            result.steps = step_count(broken)
-            result.needed = needed
-            result.reason = f"{describe_tier(tier, needed)}: {broken.verdict.reason}"
-            break
-        except (HarnessError, Flaky) as exc:
-            result.examples += seen.examples
-            result.verdict, result.tier = "unknown", tier
-            result.reason = f"the harness could not run every schedule: {exc}"
-            break
-        result.examples += seen.examples
-        result.faults += seen.faults
-    else:
-        if last is not None and not last.statuses.get("holds") and last.unknown_reasons:
-            result.verdict = "unknown"
-            result.reason = max(last.unknown_reasons, key=last.unknown_reasons.__getitem__)
-        else:
-            result.reason = (
-                f"no violation in {result.examples} examples over tiers "
-                f"{', '.join(tiers)} ({result.faults} faults injected)"
-            )
-    result.seconds = time.perf_counter() - started
-    return result
+    """One cell: :func:`explore_strategy` for a single claim."""
+    return explore_strategy(
+        scheduler, strategy, [claim_name], budget, tiers=tiers, crashable=crashable
+    )[0]

@@ -1,17 +1,25 @@
-"""The Hypothesis state machine that hunts races and crashes for one claim.
+"""The Hypothesis state machine that hunts races and crashes.
 
 Hypothesis draws everything (operations, keys, which process steps next, faults,
 time advances) on the test's thread; the scheduler executes it against the real
 servers. Rules map one-to-one onto schedule actions, so the schedule recorded for
 a failing example is exactly what shrinking minimised and what replay re-runs.
 
+Every rule is specific to one process and guarded by a precondition (``step_c0``
+only while c0 has an operation in flight, ``read_c1`` only while c1 is idle), so
+no drawn rule is a no-op: examples stay dense and shrinking deletes whole actions.
+
 Tiers keep verdicts honest about what a break needed: ``concurrency`` has only
 operations and steps; ``time`` adds virtual time advances; ``faults`` adds client
 crashes, driver-call failures, cache and database crashes, and evictions.
+
+All claims under exploration are checked on every example; each claim fails with
+its own exception type, so Hypothesis shrinks each broken claim separately.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -38,11 +46,21 @@ class ClaimBroken(AssertionError):
         super().__init__(verdict.reason)
 
     def __str__(self) -> str:
-        try:
-            from cacherace.harness.diagram import render
-        except ImportError:  # pragma: no cover - only while reports are absent
-            return self.verdict.reason
+        from cacherace.harness.diagram import render
+
         return f"{self.verdict.reason}\n\n{render(self.history, self.verdict)}"
+
+
+_BROKEN_TYPES: dict[str, type[ClaimBroken]] = {}
+
+
+def broken_type(claim: str) -> type[ClaimBroken]:
+    """One exception type per claim: Hypothesis tells failures apart by type, so
+    each broken claim is shrunk on its own instead of into another claim's example."""
+    if claim not in _BROKEN_TYPES:
+        name = "ClaimBroken_" + claim.replace("-", "_")
+        _BROKEN_TYPES[claim] = type(name, (ClaimBroken,), {"__module__": __name__})
+    return _BROKEN_TYPES[claim]
 
 
 @dataclass
@@ -51,13 +69,14 @@ class Exploration:
 
     examples: int = 0
     faults: int = 0
-    statuses: dict[str, int] = field(default_factory=dict)
-    unknown_reasons: dict[str, int] = field(default_factory=dict)
+    statuses: dict[str, dict[str, int]] = field(default_factory=dict)
+    unknown_reasons: dict[str, dict[str, int]] = field(default_factory=dict)
 
     def record(self, verdict: Verdict) -> None:
-        self.statuses[verdict.status.value] = self.statuses.get(verdict.status.value, 0) + 1
+        counts = self.statuses.setdefault(verdict.claim, {})
+        counts[verdict.status.value] = counts.get(verdict.status.value, 0) + 1
         if verdict.status is Status.UNKNOWN:
-            reasons = self.unknown_reasons
+            reasons = self.unknown_reasons.setdefault(verdict.claim, {})
             reasons[verdict.reason] = reasons.get(verdict.reason, 0) + 1
 
 
@@ -68,18 +87,16 @@ def time_steps(scheduler: Scheduler) -> list[float]:
 
 
 def machine_for(
-    scheduler: Scheduler, claim: Claim, tier: str, *, crashable: bool = True
+    scheduler: Scheduler, claims: Sequence[Claim], tier: str, *, crashable: bool = True
 ) -> tuple[type[RuleBasedStateMachine], Exploration]:
-    """Build the state machine class for one claim and tier on ``scheduler``.
+    """Build the state machine class for ``claims`` at ``tier`` on ``scheduler``.
 
     ``crashable`` is False for servers given by URL: no cache or database crash rules.
     """
     level = TIERS.index(tier)
-    clients = list(scheduler.clients)
-    processes = list(scheduler.processes)
-    actors = list(scheduler.actors)
-    keys = list(scheduler.keys)
+    keys = st.sampled_from(list(scheduler.keys))
     seen = Exploration()
+    invariants = [c for c in claims if not c.end_state]
 
     class CacheRace(RuleBasedStateMachine):
         def __init__(self) -> None:
@@ -96,98 +113,79 @@ def machine_for(
                 if action["do"] in FAULT_ACTIONS:
                     seen.faults += 1
 
-        def _verdict(self) -> Verdict:
-            verdict = claim.check(scheduler.history)
-            if verdict.broken:
-                self.failed = True
-                raise ClaimBroken(verdict, self.schedule, scheduler.history)
-            return verdict
+        def _check(self, which: Sequence[Claim], settled: bool) -> None:
+            for claim in which:
+                verdict = claim.check(scheduler.history)
+                if verdict.broken:
+                    self.failed = True
+                    if not settled:  # let the history end as a replay's would
+                        scheduler.settle()
+                    raise broken_type(claim.name)(verdict, self.schedule, scheduler.history)
+                if settled:
+                    seen.record(verdict)
 
-        @rule(client=st.sampled_from(clients), f=st.sampled_from(["read", "write"]),
-              key=st.sampled_from(keys))  # fmt: skip
-        def start(self, client: str, f: str, key: str) -> None:
-            if scheduler.busy(client):
-                return
-            action: Action = {"do": "start", "process": client, "f": f, "key": key}
-            if f == "write":
-                self.written += 1
-                action["value"] = f"{key}.{self.written}"
-            self._do(action)
+        def write(self, process: str, key: str) -> None:
+            self.written += 1
+            value = f"{key}.{self.written}"
+            self._do({"do": "start", "process": process, "f": "write", "key": key, "value": value})
 
-        @precondition(lambda self: any(scheduler.busy(p) for p in processes))
-        @rule(process=st.sampled_from(processes))
-        def step(self, process: str) -> None:
-            self._do({"do": "step", "process": process})
-
-        @precondition(lambda self: any(scheduler.busy(p) for p in processes))
-        @rule(process=st.sampled_from(processes))
-        def finish(self, process: str) -> None:
-            self._do({"do": "finish", "process": process})
-
-        if actors:
-
-            @rule(actor=st.sampled_from(actors))
-            def start_actor(self, actor: str) -> None:
-                self._do({"do": "start", "process": actor, "f": actor})
-
-        if level >= 1:
-
-            @rule(seconds=st.sampled_from(time_steps(scheduler)))
-            def advance(self, seconds: float) -> None:
-                self._do({"do": "advance", "seconds": seconds})
-
-        if level >= 2:
-
-            @precondition(lambda self: any(scheduler.busy(p) for p in processes))
-            @rule(process=st.sampled_from(processes))
-            def crash_client(self, process: str) -> None:
-                self._do({"do": "crash-client", "process": process})
-
-            @precondition(lambda self: any(scheduler.busy(p) for p in processes))
-            @rule(
-                process=st.sampled_from(processes), when=st.sampled_from([FAIL_AFTER, FAIL_BEFORE])
-            )
-            def fail_call(self, process: str, when: str) -> None:
-                self._do({"do": when, "process": process})
-
-            @rule(key=st.sampled_from(keys))
-            def evict(self, key: str) -> None:
-                self._do({"do": "evict", "key": key})
-
-            if crashable:
-
-                @rule()
-                def crash_cache(self) -> None:
-                    self._do({"do": "crash-cache"})
-
-                @precondition(lambda self: not scheduler.cache_up)
-                @rule()
-                def restart_cache(self) -> None:
-                    self._do({"do": "restart-cache"})
-
-                @rule()
-                def crash_db(self) -> None:
-                    self._do({"do": "crash-db"})
-
-                @precondition(lambda self: not scheduler.db_up)
-                @rule()
-                def restart_db(self) -> None:
-                    self._do({"do": "restart-db"})
-
-        if not claim.end_state:
+        if invariants:
 
             @invariant()
-            def claim_holds(self) -> None:
-                self._verdict()
+            def claims_hold(self) -> None:
+                if not self.failed:
+                    self._check(invariants, settled=False)
 
         def teardown(self) -> None:
-            if self.failed:  # an invariant already failed; keep its exception
+            if self.failed:  # a claim already failed mid-run; keep its exception
                 return
             scheduler.settle()
-            seen.record(self._verdict())
+            self._check(claims, settled=True)
 
-    CacheRace.__name__ = f"CacheRace_{claim.name.replace('-', '_')}_{tier}"
-    return CacheRace, seen
+    def idle(p: str) -> Callable[[Any], bool]:
+        return lambda self: not scheduler.busy(p)
+
+    def busy(p: str) -> Callable[[Any], bool]:
+        return lambda self: scheduler.busy(p)
+
+    def act(do: str, p: str) -> Callable[[Any], None]:
+        return lambda self: self._do({"do": do, "process": p})
+
+    rules: dict[str, Any] = {}
+    for p in scheduler.clients:
+        rules[f"read_{p}"] = precondition(idle(p))(rule(key=keys)(
+            lambda self, key, p=p: self._do({"do": "start", "process": p, "f": "read", "key": key})
+        ))  # fmt: skip
+        rules[f"write_{p}"] = precondition(idle(p))(rule(key=keys)(
+            lambda self, key, p=p: self.write(p, key)
+        ))  # fmt: skip
+    for p in scheduler.actors:
+        rules[f"start_{p}"] = precondition(idle(p))(rule()(
+            lambda self, p=p: self._do({"do": "start", "process": p, "f": p})
+        ))  # fmt: skip
+    for p in scheduler.processes:
+        rules[f"step_{p}"] = precondition(busy(p))(rule()(act("step", p)))
+        rules[f"finish_{p}"] = precondition(busy(p))(rule()(act("finish", p)))
+    if level >= 1:
+        rules["advance"] = rule(seconds=st.sampled_from(time_steps(scheduler)))(
+            lambda self, seconds: self._do({"do": "advance", "seconds": seconds})
+        )
+    if level >= 2:
+        for p in scheduler.processes:
+            rules[f"crash_{p}"] = precondition(busy(p))(rule()(act("crash-client", p)))
+            rules[f"fail_before_{p}"] = precondition(busy(p))(rule()(act(FAIL_BEFORE, p)))
+            rules[f"fail_after_{p}"] = precondition(busy(p))(rule()(act(FAIL_AFTER, p)))
+        rules["evict"] = rule(key=keys)(lambda self, key: self._do({"do": "evict", "key": key}))
+        if crashable:
+            for server, up in (("cache", "cache_up"), ("db", "db_up")):
+                rules[f"crash_{server}"] = precondition(lambda self, up=up: getattr(scheduler, up))(
+                    rule()(lambda self, server=server: self._do({"do": f"crash-{server}"}))
+                )
+                rules[f"restart_{server}"] = precondition(
+                    lambda self, up=up: not getattr(scheduler, up)
+                )(rule()(lambda self, server=server: self._do({"do": f"restart-{server}"})))
+    name = f"CacheRace_{scheduler.strategy_cls.__name__}_{tier}"
+    return type(name, (CacheRace,), rules), seen
 
 
 def needed_faults(schedule: list[dict[str, Any]]) -> list[str]:

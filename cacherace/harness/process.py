@@ -30,6 +30,7 @@ class Process:
         "crashed",
         "db",
         "dirty",
+        "epochs",
         "f",
         "in_step",
         "inject",
@@ -63,6 +64,7 @@ class Process:
         self.reached = False  # some step of the current operation reached a server
         self.in_step = False  # inside a step: nested driver calls run freely
         self.dirty = False  # its open transaction has written
+        self.epochs = (-1, -1)  # server epochs its connections belong to
 
     @property
     def busy(self) -> bool:

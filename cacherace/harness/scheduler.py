@@ -123,6 +123,11 @@ class Scheduler:
         self.actors = tuple(strategy_cls.actors)
         self.cache_up = True
         self.db_up = True
+        # Bumped by each server restart: connections from an older epoch are dead,
+        # and a process reconnects before its next operation (as a pool with a
+        # health check would), so no example inherits a dead connection.
+        self.cache_epoch = 0
+        self.db_epoch = 0
         self.history = History()
         self.db_view: dict[str, str | None] = {}
         self._ops = 0
@@ -147,7 +152,11 @@ class Scheduler:
         self.db_view = dict(initial)
         self._ops = 0
         for p in self.processes.values():
-            self._connect(p)
+            if self._stale(p) or p.db.info.transaction_status != TransactionStatus.IDLE:
+                self._connect(p)
+            else:  # a fresh strategy object per run; connections are reused
+                p.strategy = self.strategy_cls(p.redis, p.db, self.settings)
+                p.dirty = False
         return self.history
 
     def close(self) -> None:
@@ -158,16 +167,32 @@ class Scheduler:
             with contextlib.suppress(Exception):
                 closer()
 
+    def _stale(self, p: Process) -> bool:
+        return (
+            p.strategy is None
+            or p.db is None
+            or p.db.closed
+            or p.db.broken
+            or p.epochs != (self.cache_epoch, self.db_epoch)
+        )
+
     def _connect(self, p: Process) -> None:
         """Give ``p`` working connections and a fresh strategy object (a restarted
-        application process after a crash)."""
-        if p.db is None or p.db.closed or p.db.broken:
+        application process after a crash, or one whose server restarted)."""
+        cache_epoch, db_epoch = p.epochs
+        if p.db is not None and (db_epoch != self.db_epoch or p.db.broken):
+            p.db.close()
+        if p.db is None or p.db.closed:
             p.db = self.pg_server.connect(autocommit=True)
             p.db.execute(f"SET lock_timeout = '{LOCK_TIMEOUT_S}s'")
         elif p.db.info.transaction_status != TransactionStatus.IDLE:
             p.db.rollback()
+        if p.redis is not None and cache_epoch != self.cache_epoch:
+            p.redis.close()
+            p.redis = None
         if p.redis is None:
             p.redis = self.redis_server.client()
+        p.epochs = (self.cache_epoch, self.db_epoch)
         p.strategy = self.strategy_cls(p.redis, p.db, self.settings)
         p.dirty = False
 
@@ -212,7 +237,7 @@ class Scheduler:
         p.f, p.key, p.value = f, key, value
         p.reached = p.crashed = False
         self._event(Invoke, process=name, op=p.op, f=f, key=key, value=value)
-        if p.strategy is None or p.db is None or p.db.closed or p.db.broken:
+        if self._stale(p):
             try:
                 self._connect(p)
             except psycopg.OperationalError as exc:
@@ -426,15 +451,12 @@ class Scheduler:
         before = (self.redis_server.host, self.redis_server.port)
         self.redis_server.restart()
         self.cache_up = True
+        self.cache_epoch += 1
         if (self.redis_server.host, self.redis_server.port) != before:
-            # A container may come back on another port: rebuild every client.
+            # A container may come back on another port: a new admin client too.
+            self.admin_redis.close()
             self.admin_redis = self.redis_server.client()
             self.tracker.admin = self.admin_redis
-            for p in self.processes.values():
-                if p.worker is None and p.redis is not None:
-                    p.redis.close()
-                    p.redis = None
-                    p.strategy = None
         self.tracker.refresh_all(self.clock.now)
         return int(self.admin_redis.dbsize())
 
@@ -457,6 +479,7 @@ class Scheduler:
     def _restart_db_server(self) -> None:
         self.pg_server.restart()
         self.db_up = True
+        self.db_epoch += 1
         with contextlib.suppress(Exception):
             self.admin_db.close()
         self.admin_db = self.pg_server.connect(autocommit=True)

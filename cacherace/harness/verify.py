@@ -1,0 +1,203 @@
+"""``cacherace verify``: check strategies against the claims they make.
+
+For each strategy (default: the whole catalog) and each claim it declares (or the
+``--claim`` ones), explore tier by tier and print the matrix, then each broken
+cell's diagram with its saved trace and the command that replays it.
+Exit 0 when every declared claim holds, 1 when one is broken, 2 on usage or
+environment errors.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from cacherace.harness.backends import Backend, BackendError
+from cacherace.harness.cliargs import add_backend_arguments, backend_from_args, use_color
+from cacherace.harness.explore import Budget, CellResult, explore_strategy
+from cacherace.harness.machine import TIERS
+from cacherace.harness.scheduler import HarnessError, Scheduler
+from cacherace.harness.trace import DEFAULT_DIR, Trace, save, settings_json
+from cacherace.properties import UnknownClaim, get_claim
+from cacherace.strategies import Settings, Strategy
+from cacherace.strategies.registry import CATALOG, StrategyError, load_strategy
+
+DEFAULT_EXAMPLES = 40
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--strategy", action="append", default=None, metavar="NAME",
+        help="a catalog name, module:Class or path/to/file.py:Class (repeatable; "
+        "default: the whole catalog)",
+    )  # fmt: skip
+    parser.add_argument("--claim", action="append", default=None, metavar="NAME",
+                        help="check only these claims (repeatable; default: each "
+                        "strategy's declared claims)")  # fmt: skip
+    parser.add_argument("--max-examples", type=int, default=DEFAULT_EXAMPLES, metavar="N",
+                        help="Hypothesis examples per tier and cell")  # fmt: skip
+    parser.add_argument("--seed", type=int, default=0, help="Hypothesis seed (default 0)")
+    parser.add_argument("--clients", type=int, default=2, help="concurrent clients (default 2)")
+    parser.add_argument("--keys", type=int, default=1, help="keys in play (default 1)")
+    parser.add_argument("--tier", choices=TIERS, default=None,
+                        help="explore only up to this tier (default: all)")  # fmt: skip
+    parser.add_argument("--json", type=Path, default=None, metavar="PATH",
+                        help="write the results as JSON")  # fmt: skip
+    parser.add_argument("--html", type=Path, default=None, metavar="PATH",
+                        help="write a self-contained HTML report")  # fmt: skip
+    parser.add_argument("--trace-dir", type=Path, default=Path(DEFAULT_DIR),
+                        help=f"where broken cells' traces go (default {DEFAULT_DIR})")  # fmt: skip
+    parser.add_argument("--color", choices=("auto", "always", "never"), default="auto")
+    parser.add_argument("--quiet", action="store_true", help="no progress lines")
+    add_backend_arguments(parser)
+
+
+def _fail(message: str) -> int:
+    print(f"cacherace verify: {message}", file=sys.stderr)
+    return 2
+
+
+def run(args: argparse.Namespace) -> int:
+    if args.max_examples < 1 or args.clients < 1 or args.keys < 1:
+        return _fail("--max-examples, --clients and --keys must be at least 1")
+    try:
+        specs = args.strategy or list(CATALOG)
+        strategies = [(spec, load_strategy(spec)) for spec in specs]
+        for name in args.claim or ():
+            get_claim(name)
+    except (StrategyError, UnknownClaim) as exc:
+        return _fail(str(exc))
+    tiers = TIERS[: TIERS.index(args.tier) + 1] if args.tier else TIERS
+    budget = Budget(max_examples=args.max_examples, seed=args.seed)
+    try:
+        backend = backend_from_args(args)
+    except BackendError as exc:
+        return _fail(str(exc))
+    started = time.perf_counter()
+    results: list[CellResult] = []
+    try:
+        with backend:
+            for spec, cls in strategies:
+                claims = list(args.claim or cls.claims)
+                if not claims:
+                    print(f"cacherace verify: {spec} declares no claims; pass --claim",
+                          file=sys.stderr)  # fmt: skip
+                results += _verify_strategy(backend, spec, cls, claims, tiers, budget, args)
+    except BackendError as exc:
+        return _fail(str(exc))
+    except HarnessError as exc:
+        return _fail(f"the harness stopped: {exc}")
+    elapsed = time.perf_counter() - started
+    _print_report(results, strategies, elapsed, args)
+    _write_outputs(results, backend, args)
+    declared = {(spec, c) for spec, cls in strategies for c in cls.claims}
+    broken = [r for r in results if r.verdict == "broken" and (r.strategy, r.claim) in declared]
+    return 1 if broken else 0
+
+
+def _verify_strategy(
+    backend: Backend, spec: str, cls: type[Strategy], claims: list[str],
+    tiers: tuple[str, ...], budget: Budget, args: argparse.Namespace,
+) -> list[CellResult]:  # fmt: skip
+    redis_server = backend.redis(cls.persistence)
+    pg_server = backend.postgres()
+    crashable = redis_server.can_crash and pg_server.can_crash
+    keys = tuple(f"k{i + 1}" for i in range(args.keys))
+    scheduler = Scheduler(cls, redis_server, pg_server, clients=args.clients, keys=keys,
+                          settings=Settings())  # fmt: skip
+    try:
+        if not args.quiet:
+            print(f"  {spec}: {', '.join(claims)} ...", file=sys.stderr, flush=True)
+        out = explore_strategy(scheduler, spec, claims, budget, tiers=tiers, crashable=crashable)
+        for result in out:
+            if result.broken is not None:
+                _save_trace(result, scheduler, cls, args)
+            if not args.quiet:
+                print(f"    {result.claim}: {_cell_text(result)}", file=sys.stderr)
+    finally:
+        scheduler.close()
+    return out
+
+
+def _save_trace(result: CellResult, scheduler: Scheduler, cls: type[Strategy],
+                args: argparse.Namespace) -> None:  # fmt: skip
+    from cacherace.harness.replay import describe_failure
+
+    broken = result.broken
+    assert broken is not None
+    trace = Trace(
+        strategy=result.strategy, claim=result.claim, schedule=broken.schedule,
+        history=broken.history, verdict=broken.verdict, settings=settings_json(scheduler.settings),
+        clients=len(scheduler.clients), keys=list(scheduler.keys), persistence=cls.persistence,
+        tier=result.tier,
+    )  # fmt: skip
+    path = save(trace, args.trace_dir)
+    result.trace = str(path)
+    result.diagram = describe_failure(trace, path, color=False)
+
+
+def _cell_text(r: CellResult) -> str:
+    if r.verdict == "broken":
+        return f"BROKEN ({r.tier}, {r.steps} steps)"
+    if r.verdict == "holds":
+        return f"holds ({r.examples} ex, {r.faults} faults)"
+    return "unknown"
+
+
+def _print_report(results: list[CellResult], strategies: list[tuple[str, type[Strategy]]],
+                  elapsed: float, args: argparse.Namespace) -> None:  # fmt: skip
+    claims: list[str] = []
+    for r in results:
+        if r.claim not in claims:
+            claims.append(r.claim)
+    cells = {(r.strategy, r.claim): r for r in results}
+    width = max([len(s) for s, _ in strategies] + [8])
+    col = max([len(c) for c in claims] + [24])
+    print(f"{'strategy':<{width}}  " + "  ".join(f"{c:<{col}}" for c in claims))
+    for spec, cls in strategies:
+        row = []
+        for c in claims:
+            r = cells.get((spec, c))
+            text = "-" if r is None else _cell_text(r)
+            if r is not None and c not in cls.claims:
+                text += " *"
+            row.append(f"{text:<{col}}")
+        print(f"{spec:<{width}}  " + "  ".join(row))
+    if any(r.claim not in dict(strategies)[r.strategy].claims for r in results):
+        print("* not claimed by the strategy (checked because --claim asked for it)")
+    print(f"\n{len(results)} cells in {elapsed:.1f}s, seed {args.seed}, "
+          f"{args.max_examples} examples per tier")  # fmt: skip
+    for r in results:
+        if r.verdict == "unknown":
+            print(f"\n{r.strategy} × {r.claim}: unknown: {r.reason}")
+    color = use_color(args.color)
+    for r in results:
+        if r.broken is not None:
+            print(f"\n{'=' * 78}\n{r.strategy} × {r.claim}: {r.reason}\n")
+            if color:
+                from cacherace.harness.replay import describe_failure
+                from cacherace.harness.trace import load
+
+                print(describe_failure(load(r.trace), r.trace, color=True) if r.trace else "")
+            else:
+                print(r.diagram or "")
+
+
+def _write_outputs(results: list[CellResult], backend: Backend, args: argparse.Namespace) -> None:
+    data: dict[str, Any] = {
+        "backend": backend.name,
+        "seed": args.seed,
+        "results": [r.as_json() for r in results],
+    }
+    if args.json is not None:
+        args.json.parent.mkdir(parents=True, exist_ok=True)
+        args.json.write_text(json.dumps(data, indent=2) + "\n")
+    if args.html is not None:
+        from cacherace.harness.html import render_html
+
+        args.html.parent.mkdir(parents=True, exist_ok=True)
+        args.html.write_text(render_html(data["results"], backend=backend.name, seed=args.seed))
