@@ -26,6 +26,7 @@ class Call:
     keys: tuple[str, ...] = ()
     commands: tuple[tuple[Any, ...], ...] = ()
     writes: bool = True  # False only when surely read-only (lets the DB peek be skipped)
+    batch: bool = False  # a pipeline or MULTI/EXEC: its result is a list of results
 
 
 def text(value: Any, limit: int = _TEXT_LIMIT) -> str:
@@ -84,7 +85,7 @@ def redis_batch_call(label: str, commands: Sequence[Sequence[Any]]) -> Call:
         keys.update(dict.fromkeys(redis_keys(args)))
     body = "; ".join(redis_command_text(a) for a in commands)
     return Call(REDIS, text(f"{label} {body}" if body else label), tuple(keys),
-                tuple(tuple(a) for a in commands))  # fmt: skip
+                tuple(tuple(a) for a in commands), batch=True)  # fmt: skip
 
 
 def redis_script_call(sha_or_name: str, keys: Sequence[Any], args: Sequence[Any]) -> Call:

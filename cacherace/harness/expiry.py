@@ -11,6 +11,7 @@ reading PTTL of its keys from the server.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Sequence
 from typing import Any
 
@@ -51,16 +52,20 @@ class ExpiryTracker:
         self.deadlines = deadlines
         self.admin = admin
 
-    def after(self, call: Call, result: Any, now: float, failed: bool) -> None:
-        """Update deadlines after ``call`` ran (``failed``: it raised, effect unknown)."""
+    def after(
+        self, call: Call, result: Any, now: float, failed: bool, started: float | None = None
+    ) -> None:
+        """Update deadlines after ``call`` ran (``failed``: it raised, effect unknown;
+        ``started``: ``time.perf_counter()`` when the call was sent)."""
         ask: list[str] = []
-        if failed or len(call.commands) != 1:
-            # Unknown effect, pipeline or MULTI: read what the server now says.
+        if failed or call.batch or len(call.commands) != 1:
+            # Unknown effect, pipeline or MULTI (whose result is a list, even of one
+            # command): read what the server now says.
             ask = [k for args in call.commands for k in redis_keys(args)]
         else:
             ask = self._apply(call.commands[0], result, now)
         if ask:
-            self.refresh(ask, now)
+            self.refresh(ask, now, started)
 
     def _apply(self, args: Sequence[Any], result: Any, now: float) -> list[str]:
         """Apply one command whose effect its arguments tell; return keys to ask about."""
@@ -108,19 +113,47 @@ class ExpiryTracker:
             return []
         return list(keys)  # scripts, GETEX, EXPIREAT, RENAME, COPY, ...: ask the server
 
-    def refresh(self, keys: Sequence[str], now: float) -> None:
-        """Read the PTTL of ``keys`` and set their deadlines from virtual ``now``."""
+    def refresh(self, keys: Sequence[str], now: float, started: float | None = None) -> None:
+        """Read the PTTL of ``keys`` and set their deadlines from virtual ``now``.
+
+        PTTL is what is left in real time: a TTL of 300 s set by the step reads back as
+        299999 ms when the server's millisecond ticked in between, which would expire
+        the key before its virtual deadline, and differently from run to run. So the
+        TTL is taken as the roundest value the step can have set: the real TTL lies
+        between PTTL and PTTL plus the real milliseconds since the step was sent.
+        """
         keys = list(dict.fromkeys(keys))
         with self.admin.pipeline(transaction=False) as pipe:
             for k in keys:
                 pipe.pttl(k)
             ttls = pipe.execute()
+        slack = 0
+        if started is not None:
+            slack = int((time.perf_counter() - started) * 1000) + 2
         for k, ms in zip(keys, ttls, strict=True):
-            self.deadlines.set(k, now, int(ms))
+            ms = int(ms)
+            self.deadlines.set(k, now, roundest(ms, ms + slack) if ms >= 0 else ms)
 
     def refresh_all(self, now: float) -> None:
-        """After a cache restart: rebuild the table from what the server kept."""
+        """After a cache restart: rebuild the table from what the server kept. A kept
+        key keeps the virtual deadline it had (virtual time stood still meanwhile);
+        only keys the table did not know are timed from their PTTL."""
+        before = dict(self.deadlines._at)  # model.vtime.Deadlines has no public view
         self.deadlines.clear()
         keys = [text(k) for k in self.admin.scan_iter(count=1000)]
-        if keys:
-            self.refresh(keys, now)
+        if not keys:
+            return
+        self.refresh(keys, now)
+        for k in keys:
+            if k in before and self.deadlines.get(k) is not None:
+                self.deadlines._at[k] = before[k]
+
+
+def roundest(low: int, high: int) -> int:
+    """The roundest whole number of milliseconds in ``[low, high]`` (``low`` if none is
+    rounder): a whole second if there is one, else a tenth, a hundredth, ..."""
+    for unit in (1000, 100, 10):
+        up = -(-low // unit) * unit
+        if up <= high:
+            return up
+    return low

@@ -41,6 +41,7 @@ class Process:
         "reached",
         "redis",
         "scheduler",
+        "started",
         "strategy",
         "value",
         "worker",
@@ -63,6 +64,7 @@ class Process:
         self.crashed = False
         self.reached = False  # some step of the current operation reached a server
         self.in_step = False  # inside a step: nested driver calls run freely
+        self.started = 0.0  # time.perf_counter() when its current step was sent
         self.dirty = False  # its open transaction has written
         self.epochs = (-1, -1)  # server epochs its connections belong to
 

@@ -18,6 +18,7 @@ clock and expires keys whose deadline passed.
 from __future__ import annotations
 
 import contextlib
+import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
 from typing import Any
@@ -328,6 +329,7 @@ class Scheduler:
         p.reached = True
         result: Any = None
         failure: BaseException | None = None
+        p.started = time.perf_counter()
         try:
             result = run()
         except BaseException as exc:
@@ -358,7 +360,7 @@ class Scheduler:
         Redis step, the database timeline after a step that committed."""
         if call.target == REDIS:
             if self.cache_up:
-                self.tracker.after(call, result, self.clock.now, failure is not None)
+                self.tracker.after(call, result, self.clock.now, failure is not None, p.started)
             return
         if call.writes:
             p.dirty = True
