@@ -99,15 +99,16 @@ _READ_ONLY_SQL = ("SELECT", "SHOW", "WITH", "VALUES", "TABLE", "EXPLAIN")
 
 
 def sql_call(query: str, params: Any = None) -> Call:
-    q = " ".join(query.split())
+    # The statement is clipped, its parameters kept (they hold the key and value).
+    q = text(" ".join(query.split()), 96)
     if params:
         shown = ", ".join(text(p, 24) for p in (params.values() if isinstance(params, dict)
                                                  else params))  # fmt: skip
-        q = f"{q} [{shown}]"
+        q = f"{q} [{text(shown, 64)}]"
     head = query.lstrip()[:8].upper()
     # WITH may hide a write (data-modifying CTE): only plain SELECT/SHOW count as reads.
     writes = not head.startswith(("SELECT", "SHOW", "VALUES", "TABLE", "EXPLAIN"))
-    return Call(POSTGRES, text(q, 120), (), (), writes)
+    return Call(POSTGRES, q, (), (), writes)
 
 
 def sql_keyword_call(keyword: str) -> Call:
