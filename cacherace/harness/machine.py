@@ -5,9 +5,9 @@ time advances) on the test's thread; the scheduler executes it against the real
 servers. Rules map one-to-one onto schedule actions, so the schedule recorded for
 a failing example is exactly what shrinking minimised and what replay re-runs.
 
-Every rule is specific to one process and guarded by a precondition (``step_c0``
-only while c0 has an operation in flight, ``read_c1`` only while c1 is idle), so
-no drawn rule is a no-op: examples stay dense and shrinking deletes whole actions.
+Rules carry no preconditions and name their process outright, so the drawn
+actions form a plain list whose elements mean the same thing wherever they stand:
+the shrinker can delete any of them without changing the rest.
 
 Tiers keep verdicts honest about what a break needed: ``concurrency`` has only
 operations and steps; ``time`` adds virtual time advances; ``faults`` adds client
@@ -19,12 +19,12 @@ its own exception type, so Hypothesis shrinks each broken claim separately.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from hypothesis import strategies as st
-from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
+from hypothesis.stateful import RuleBasedStateMachine, invariant, rule
 
 from cacherace.harness.schedule import FAULT_ACTIONS, Action, apply
 from cacherace.harness.scheduler import FAIL_AFTER, FAIL_BEFORE, Scheduler
@@ -142,48 +142,48 @@ def machine_for(
             scheduler.settle()
             self._check(claims, settled=True)
 
-    def idle(p: str) -> Callable[[Any], bool]:
-        return lambda self: not scheduler.busy(p)
-
-    def busy(p: str) -> Callable[[Any], bool]:
-        return lambda self: scheduler.busy(p)
-
-    def act(do: str, p: str) -> Callable[[Any], None]:
-        return lambda self: self._do({"do": do, "process": p})
-
-    rules: dict[str, Any] = {}
-    for p in scheduler.clients:
-        rules[f"read_{p}"] = precondition(idle(p))(rule(key=keys)(
-            lambda self, key, p=p: self._do({"do": "start", "process": p, "f": "read", "key": key})
-        ))  # fmt: skip
-        rules[f"write_{p}"] = precondition(idle(p))(rule(key=keys)(
-            lambda self, key, p=p: self.write(p, key)
-        ))  # fmt: skip
-    for p in scheduler.actors:
-        rules[f"start_{p}"] = precondition(idle(p))(rule()(
-            lambda self, p=p: self._do({"do": "start", "process": p, "f": p})
-        ))  # fmt: skip
-    for p in scheduler.processes:
-        rules[f"step_{p}"] = precondition(busy(p))(rule()(act("step", p)))
-        rules[f"finish_{p}"] = precondition(busy(p))(rule()(act("finish", p)))
+    # Rules name their process outright and carry no preconditions: an action that
+    # does not apply (stepping an idle client) is a no-op left out of the schedule.
+    # Deleting one action then never changes what the others mean, which is what
+    # lets the shrinker reach the minimal interleaving (preconditioned per-process
+    # rules, measured: 1 of 4 failing seeds shrank to the minimum).
+    clients = st.sampled_from(list(scheduler.clients))
+    processes = st.sampled_from(list(scheduler.processes))
+    rules: dict[str, Any] = {
+        "start_read": rule(process=clients, key=keys)(
+            lambda self, process, key: self._do(
+                {"do": "start", "process": process, "f": "read", "key": key}
+            )
+        ),
+        "start_write": rule(process=clients, key=keys)(
+            lambda self, process, key: None if scheduler.busy(process) else self.write(process, key)
+        ),
+        "step": rule(process=processes)(
+            lambda self, process: self._do({"do": "step", "process": process})
+        ),
+        "finish": rule(process=processes)(
+            lambda self, process: self._do({"do": "finish", "process": process})
+        ),
+    }
+    if scheduler.actors:
+        rules["start_actor"] = rule(actor=st.sampled_from(list(scheduler.actors)))(
+            lambda self, actor: self._do({"do": "start", "process": actor, "f": actor})
+        )
     if level >= 1:
         rules["advance"] = rule(seconds=st.sampled_from(time_steps(scheduler)))(
             lambda self, seconds: self._do({"do": "advance", "seconds": seconds})
         )
     if level >= 2:
-        for p in scheduler.processes:
-            rules[f"crash_{p}"] = precondition(busy(p))(rule()(act("crash-client", p)))
-            rules[f"fail_before_{p}"] = precondition(busy(p))(rule()(act(FAIL_BEFORE, p)))
-            rules[f"fail_after_{p}"] = precondition(busy(p))(rule()(act(FAIL_AFTER, p)))
+        faults = [FAIL_AFTER, FAIL_BEFORE, "crash-client"]
+        rules["fault"] = rule(process=processes, do=st.sampled_from(faults))(
+            lambda self, process, do: self._do({"do": do, "process": process})
+        )
         rules["evict"] = rule(key=keys)(lambda self, key: self._do({"do": "evict", "key": key}))
         if crashable:
-            for server, up in (("cache", "cache_up"), ("db", "db_up")):
-                rules[f"crash_{server}"] = precondition(lambda self, up=up: getattr(scheduler, up))(
-                    rule()(lambda self, server=server: self._do({"do": f"crash-{server}"}))
-                )
-                rules[f"restart_{server}"] = precondition(
-                    lambda self, up=up: not getattr(scheduler, up)
-                )(rule()(lambda self, server=server: self._do({"do": f"restart-{server}"})))
+            servers = ["crash-cache", "restart-cache", "crash-db", "restart-db"]
+            rules["server"] = rule(do=st.sampled_from(servers))(
+                lambda self, do: self._do({"do": do})
+            )
     name = f"CacheRace_{scheduler.strategy_cls.__name__}_{tier}"
     return type(name, (CacheRace,), rules), seen
 
