@@ -46,6 +46,9 @@ class CellResult:
     faults: int = 0
     seconds: float = 0.0
     steps: int | None = None
+    #: examples run and seconds spent until the first failing example (before shrinking)
+    examples_to_find: int | None = None
+    seconds_to_find: float | None = None
     reason: str = ""
     needed: list[str] = field(default_factory=list)
     trace: str | None = None
@@ -147,6 +150,10 @@ def explore_strategy(
             spent = time.perf_counter() - started
             for name in active:
                 r = results[name]
+                if name in seen.first_failure and r.examples_to_find is None:
+                    number, at = seen.first_failure[name]
+                    r.examples_to_find = r.examples + number
+                    r.seconds_to_find = r.seconds + (at - started)
                 r.examples += seen.examples
                 r.faults += seen.faults
                 r.seconds += spent

@@ -19,6 +19,7 @@ its own exception type, so Hypothesis shrinks each broken claim separately.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -71,6 +72,9 @@ class Exploration:
     faults: int = 0
     statuses: dict[str, dict[str, int]] = field(default_factory=dict)
     unknown_reasons: dict[str, dict[str, int]] = field(default_factory=dict)
+    #: claim -> (example number, perf_counter time) of its first failing example,
+    #: before any shrinking: how long the search took to find it (for the benchmark)
+    first_failure: dict[str, tuple[int, float]] = field(default_factory=dict)
 
     def record(self, verdict: Verdict) -> None:
         counts = self.statuses.setdefault(verdict.claim, {})
@@ -118,6 +122,7 @@ def machine_for(
                 verdict = claim.check(scheduler.history)
                 if verdict.broken:
                     self.failed = True
+                    seen.first_failure.setdefault(claim.name, (seen.examples, time.perf_counter()))
                     if not settled:  # let the history end as a replay's would
                         scheduler.settle()
                     raise broken_type(claim.name)(verdict, self.schedule, scheduler.history)
