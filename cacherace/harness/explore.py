@@ -99,7 +99,8 @@ def describe_tier(tier: str, needed: Sequence[str]) -> str:
         return "broken by concurrency alone"
     if tier == "time":
         return "broken by concurrency with virtual time passing"
-    return "broken only with faults: " + ", ".join(needed) if needed else "broken with faults"
+    what = "server crashes" if tier == "crashes" else "faults"
+    return f"broken only with {what}: {', '.join(needed)}" if needed else f"broken with {what}"
 
 
 def _broken_in(exc: BaseException) -> list[ClaimBroken] | None:

@@ -517,13 +517,18 @@ class Scheduler:
             settled, reason = False, str(exc)
         cache: dict[str, str | None] = {}
         db: dict[str, str | None] = {}
+        expires: dict[str, float | None] = {}
         if self.cache_up and self.db_up:
-            cache = {k: self.strategy_cls.peek_cache(self.admin_redis, self.settings, k)
-                     for k in self.keys}  # fmt: skip
+            for k in self.keys:
+                cache[k] = self.strategy_cls.peek_cache(self.admin_redis, self.settings, k)
+                if cache[k] is not None:
+                    value_key = self.strategy_cls.cache_keys(self.settings, k)[0]
+                    expires[k] = self.deadlines.get(value_key)
             db = self.strategy_cls.peek_database(self.admin_db, self.settings, self.keys)
         else:
             settled, reason = False, reason or "a server did not come back"
-        return self._event(EndState, cache=cache, db=dict(db), settled=settled, reason=reason)
+        return self._event(EndState, cache=cache, db=dict(db), settled=settled, reason=reason,
+                           expires=expires)  # fmt: skip
 
     def _drain(self) -> None:
         for actor in self.actors:

@@ -118,7 +118,9 @@ class EndState:
     """What cache and database hold once nothing is in flight and faults are healed.
 
     ``settled`` is False when teardown could not drain or heal everything (then
-    end-state claims answer unknown).
+    end-state claims answer unknown). ``expires`` gives, for each key with a cached
+    value, the virtual time its cache entry expires (None: it never does), so a
+    claim can tell what a read made after the end would still be served.
     """
 
     index: int
@@ -127,6 +129,7 @@ class EndState:
     db: dict[str, str | None]
     settled: bool = True
     reason: str = ""
+    expires: dict[str, float | None] = field(default_factory=dict)
     kind: Literal["end"] = "end"
 
 

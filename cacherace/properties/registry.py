@@ -25,6 +25,10 @@ class Claim:
     check: Checker
     end_state: bool
     summary: str
+    #: optional: how close a history came to breaking the claim (higher is closer);
+    #: the state machine hands it to Hypothesis's targeted search, which then
+    #: climbs towards a break that random generation alone rarely reaches.
+    score: Callable[[History], float] | None = None
 
 
 CLAIMS: dict[str, Claim] = {}
@@ -42,7 +46,13 @@ class UnknownClaim(KeyError, ValueError):
         return self.message
 
 
-def claim(name: str, *, end_state: bool = False, summary: str) -> Callable[[Checker], Checker]:
+def claim(
+    name: str,
+    *,
+    end_state: bool = False,
+    summary: str,
+    score: Callable[[History], float] | None = None,
+) -> Callable[[Checker], Checker]:
     """Register the decorated checker as claim ``name``; returns it unchanged."""
 
     def register(check: Checker) -> Checker:
@@ -51,7 +61,7 @@ def claim(name: str, *, end_state: bool = False, summary: str) -> Callable[[Chec
         # different checkers under one name would make verdicts ambiguous.
         if old is not None and _origin(old.check) != _origin(check):
             raise ValueError(f"claim {name!r} is already registered by {_origin(old.check)}")
-        CLAIMS[name] = Claim(name, check, end_state, summary)
+        CLAIMS[name] = Claim(name, check, end_state, summary, score)
         return check
 
     return register

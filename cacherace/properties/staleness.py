@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from cacherace.model import History, Verdict
+from cacherace.model import EndState, History, Verdict
 from cacherace.model.timeline import Span, Timeline
 from cacherace.properties._writes import fmt, ok_reads, t
 from cacherace.properties.registry import claim
@@ -13,7 +13,26 @@ TTL_BOUNDED = "ttl-bounded"
 EPSILON = 1e-9
 
 
-@claim(TTL_BOUNDED, summary="no read returns a value replaced in the database more than TTL ago")
+def stale_age(history: History) -> float:
+    """How close a history came to breaking ttl-bounded: 0 when no read returned a
+    replaced value, else 1 + the largest age (seconds since the replacement, at the
+    read's start) of a replaced value some read returned. A break is an age > TTL."""
+    timeline = Timeline(history)
+    best = 0.0
+    for read in ok_reads(history):
+        spans = timeline.spans_of(read.key, read.value)
+        start = read.invoke
+        if spans and all(_replaced_before(s, start.index, start.time + EPSILON) for s in spans):
+            replaced = max(s.end.time for s in spans if s.end is not None)
+            best = max(best, 1.0 + start.time - replaced)
+    return best
+
+
+@claim(
+    TTL_BOUNDED,
+    summary="no read returns a value replaced in the database more than TTL ago",
+    score=stale_age,
+)
 def ttl_bounded(history: History) -> Verdict:
     """No ok read returns a value that the database had already replaced more than
     TTL virtual seconds before the read began.
@@ -33,6 +52,13 @@ def ttl_bounded(history: History) -> Verdict:
 
     Witness: the read's Complete and Invoke, the DbChange that replaced the value,
     and the DbChange that made it current (absent for the initial value).
+
+    The end state counts as a read still to come: once the run has settled
+    (``EndState``), nothing else runs, so if the cache still holds a value the
+    database replaced at ``t_rep`` and that entry expires only after
+    ``t_rep + ttl`` (``EndState.expires``; None: never), a read at
+    ``max(end, t_rep + ttl)`` plus a moment would return it: broken. Witness: the
+    EndState, the replacing DbChange.
     """
     ttl = history.ttl
     if ttl is None:
@@ -54,7 +80,40 @@ def ttl_bounded(history: History) -> Verdict:
             last.end.index,
             *(() if last.start is None else (last.start.index,)),
         )
+    end = history.end_state()
+    if end is not None and end.settled:
+        for key, value in sorted(end.cache.items()):
+            verdict = _outlives_ttl(timeline, end, key, value, ttl)
+            if verdict is not None:
+                return verdict
     return Verdict.holds(TTL_BOUNDED)
+
+
+def _outlives_ttl(
+    timeline: Timeline, end: EndState, key: str, value: str | None, ttl: float
+) -> Verdict | None:
+    """Broken when the settled cache keeps a replaced value beyond TTL after its
+    replacement (see :func:`ttl_bounded`)."""
+    if value is None:
+        return None
+    spans = timeline.spans_of(key, value)
+    if not spans or not all(s.end is not None and s.end.index < end.index for s in spans):
+        return None
+    replaced = max((s.end for s in spans if s.end is not None), key=lambda e: e.index)
+    expires = end.expires.get(key)
+    bound = replaced.time + ttl
+    if expires is not None and expires - bound <= EPSILON:
+        return None
+    until = "never expires" if expires is None else f"expires only at t={t(expires)}"
+    return Verdict.broken_by(
+        TTL_BOUNDED,
+        f"at the end (t={t(end.time)}) the cache holds {key} = {fmt(value)}, which the"
+        f" database replaced at t={t(replaced.time)}; the entry {until}, so a read at"
+        f" t={t(max(bound, end.time))}+ would return it, more than the TTL of {t(ttl)}s"
+        " after it was replaced",
+        end.index,
+        replaced.index,
+    )
 
 
 def _replaced_before(span: Span, index: int, deadline: float) -> bool:
