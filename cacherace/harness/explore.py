@@ -15,7 +15,14 @@ from typing import Any
 from hypothesis import HealthCheck, Phase, Verbosity, seed, settings
 from hypothesis.stateful import run_state_machine_as_test
 
-from cacherace.harness.machine import TIERS, ClaimBroken, Exploration, machine_for, needed_faults
+from cacherace.harness.machine import (
+    TIERS,
+    ClaimBroken,
+    Exploration,
+    machine_for,
+    needed_faults,
+    needed_tier,
+)
 from cacherace.harness.scheduler import Scheduler
 from cacherace.model.history import Step
 from cacherace.properties import get_claim
@@ -26,6 +33,8 @@ class Budget:
     """How hard to look: Hypothesis examples per tier and rules per example."""
 
     max_examples: int = 100
+    #: share of max_examples each tier gets: a server-crash example costs ~10x more
+    tier_share: dict[str, float] = field(default_factory=lambda: {"crashes": 0.5})
     step_count: int = 30
     seed: int = 0
     quiet: bool = True
@@ -72,12 +81,12 @@ class CellResult:
         }
 
 
-def hypothesis_settings(budget: Budget) -> settings:
+def hypothesis_settings(budget: Budget, tier: str | None = None) -> settings:
     phases = [Phase.explicit, Phase.reuse, Phase.generate, Phase.target]
     if budget.shrink:
         phases.append(Phase.shrink)
     return settings(
-        max_examples=budget.max_examples,
+        max_examples=max(1, round(budget.max_examples * budget.tier_share.get(tier or "", 1.0))),
         stateful_step_count=budget.step_count,
         deadline=None,  # real servers: step times vary, and time is virtual anyway
         database=None,  # verdicts come from the seed, never from a saved example
@@ -144,7 +153,7 @@ def explore_strategy(
             error: BaseException | None = None
             try:
                 run_state_machine_as_test(
-                    seed(budget.seed)(machine), settings=hypothesis_settings(budget)
+                    seed(budget.seed)(machine), settings=hypothesis_settings(budget, tier)
                 )
             except (Exception, BaseExceptionGroup) as exc:
                 error = exc
@@ -171,9 +180,11 @@ def explore_strategy(
             for broken in found:
                 r = results[broken.verdict.claim]
                 needed = needed_faults(broken.schedule)
-                r.verdict, r.tier, r.broken, r.needed = "broken", tier, broken, needed
+                # Report what the minimal schedule needed, not where the search was.
+                weakest = needed_tier(broken.schedule)
+                r.verdict, r.tier, r.broken, r.needed = "broken", weakest, broken, needed
                 r.steps = step_count(broken)
-                r.reason = f"{describe_tier(tier, needed)}: {broken.verdict.reason}"
+                r.reason = f"{describe_tier(weakest, needed)}: {broken.verdict.reason}"
                 active.remove(broken.verdict.claim)
     for name in active:
         r = results[name]

@@ -9,9 +9,11 @@ from __future__ import annotations
 
 import contextlib
 import signal
-from collections.abc import Iterator
-from typing import Any
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
+import hypothesis
 import pytest
 
 from cacherace.harness.backends import (
@@ -24,6 +26,10 @@ from cacherace.harness.backends import (
     open_backend,
 )
 from cacherace.harness.backends.provider import close_all
+from cacherace.harness.trace import DEFAULT_DIR
+
+if TYPE_CHECKING:
+    from cacherace.harness.explore import CellResult
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -105,3 +111,58 @@ def cacherace_servers(cacherace_backend: Backend) -> tuple[RedisServer, Postgres
 # --- strategy-checking helpers -------------------------------------------------
 # Fixtures that run a strategy against the servers above go below this line
 # (owned by the harness engineer; keep server management above).
+
+
+class _Checker:
+    """What ``cacherace_check`` gives a test: call it with a strategy."""
+
+    def __init__(self, backend: Backend, trace_dir: Path) -> None:
+        self.backend = backend
+        self.trace_dir = trace_dir
+
+    def __call__(
+        self,
+        strategy: str | type,
+        claims: Sequence[str] | None = None,
+        *,
+        max_examples: int | None = None,
+        seed: int = 0,
+        **options: Any,
+    ) -> list[CellResult]:
+        """Explore ``strategy`` for ``claims`` (default: the ones it declares). Fails
+        the test with each broken claim's diagram and replay command; skips it,
+        saying why, when a claim could not be decided here (e.g. it needs crash
+        faults and the servers are given by URL). Returns the cells otherwise."""
+        # Imported here: the scheduler patches the drivers, which only checking needs.
+        from cacherace.harness.check import ClaimsBroken, check_strategy
+        from cacherace.harness.explore import Budget
+
+        budget = Budget(
+            # per tier and exploration: the loaded Hypothesis profile's budget
+            max_examples=max_examples or hypothesis.settings.default.max_examples,
+            seed=seed,
+        )
+        results = check_strategy(
+            self.backend, strategy, claims, budget=budget, trace_dir=self.trace_dir, **options
+        )
+        broken = [r for r in results if r.verdict == "broken"]
+        if broken:
+            pytest.fail(str(ClaimsBroken(broken)), pytrace=False)
+        unknown = [r for r in results if r.verdict == "unknown"]
+        if unknown:
+            pytest.skip("; ".join(f"{r.claim}: unknown: {r.reason}" for r in unknown))
+        return results
+
+
+@pytest.fixture
+def cacherace_check(cacherace_backend: Backend, request: pytest.FixtureRequest) -> _Checker:
+    """Check a strategy's claims against this session's servers::
+
+        def test_my_cache(cacherace_check):
+            cacherace_check("myapp/cache.py:MyCache", ["fresh-after-ack", "converges"])
+
+    A broken claim fails the test with the shrunk interleaving as a sequence
+    diagram, the saved trace (under ``cacherace-traces/`` in the rootdir) and the
+    ``cacherace replay`` command that re-runs it.
+    """
+    return _Checker(cacherace_backend, Path(request.config.rootpath) / DEFAULT_DIR)

@@ -17,13 +17,14 @@ from pathlib import Path
 from typing import Any
 
 from cacherace.harness.backends import Backend, BackendError
+from cacherace.harness.check import check_strategy
 from cacherace.harness.cliargs import add_backend_arguments, backend_from_args, use_color
-from cacherace.harness.explore import Budget, CellResult, explore_strategy
+from cacherace.harness.explore import Budget, CellResult
 from cacherace.harness.machine import TIERS
-from cacherace.harness.scheduler import HarnessError, Scheduler
-from cacherace.harness.trace import DEFAULT_DIR, Trace, save, settings_json
+from cacherace.harness.scheduler import HarnessError
+from cacherace.harness.trace import DEFAULT_DIR
 from cacherace.properties import UnknownClaim, get_claim
-from cacherace.strategies import Settings, Strategy
+from cacherace.strategies import Strategy
 from cacherace.strategies.registry import CATALOG, StrategyError, load_strategy
 
 DEFAULT_EXAMPLES = 40
@@ -103,41 +104,17 @@ def _verify_strategy(
     backend: Backend, spec: str, cls: type[Strategy], claims: list[str],
     tiers: tuple[str, ...], budget: Budget, args: argparse.Namespace,
 ) -> list[CellResult]:  # fmt: skip
-    redis_server = backend.redis(cls.persistence)
-    pg_server = backend.postgres()
-    crashable = redis_server.can_crash and pg_server.can_crash
-    keys = tuple(f"k{i + 1}" for i in range(args.keys))
-    scheduler = Scheduler(cls, redis_server, pg_server, clients=args.clients, keys=keys,
-                          settings=Settings())  # fmt: skip
-    try:
-        if not args.quiet:
-            print(f"  {spec}: {', '.join(claims)} ...", file=sys.stderr, flush=True)
-        out = explore_strategy(scheduler, spec, claims, budget, tiers=tiers, crashable=crashable)
-        for result in out:
-            if result.broken is not None:
-                _save_trace(result, scheduler, cls, args)
-            if not args.quiet:
-                print(f"    {result.claim}: {_cell_text(result)}", file=sys.stderr)
-    finally:
-        scheduler.close()
-    return out
-
-
-def _save_trace(result: CellResult, scheduler: Scheduler, cls: type[Strategy],
-                args: argparse.Namespace) -> None:  # fmt: skip
-    from cacherace.harness.replay import describe_failure
-
-    broken = result.broken
-    assert broken is not None
-    trace = Trace(
-        strategy=result.strategy, claim=result.claim, schedule=broken.schedule,
-        history=broken.history, verdict=broken.verdict, settings=settings_json(scheduler.settings),
-        clients=len(scheduler.clients), keys=list(scheduler.keys), persistence=cls.persistence,
-        tier=result.tier,
+    if not args.quiet:
+        print(f"  {spec}: {', '.join(claims)} ...", file=sys.stderr, flush=True)
+    out = check_strategy(
+        backend, spec, claims, budget=budget, clients=args.clients, keys=args.keys,
+        tiers=tiers, trace_dir=args.trace_dir,
     )  # fmt: skip
-    path = save(trace, args.trace_dir)
-    result.trace = str(path)
-    result.diagram = describe_failure(trace, path, color=False)
+    if not args.quiet:
+        for result in out:
+            print(f"    {result.claim}: {_cell_text(result)} ({result.seconds:.1f}s)",
+                  file=sys.stderr)  # fmt: skip
+    return out
 
 
 def _cell_text(r: CellResult) -> str:
