@@ -39,6 +39,7 @@ class SeedRun:
     steps: int | None = None
     needed: list[str] = field(default_factory=list)
     seconds: float = 0.0  # the whole exploration, shrinking included
+    why: str = ""  # when not found: capped, or the verdict and its reason
 
 
 class SearchCapped(BaseException):
@@ -127,13 +128,15 @@ def measure(backend: Backend, cell: Cell, seeds: int, max_examples: int, cap_s: 
             except SearchCapped:
                 r = None
             run.seconds = time.perf_counter() - started
+            run.why = "capped" if r is None else f"{r.verdict}: {r.reason[:160]}"
             if r is not None and r.verdict == "broken" and r.broken is not None:
                 run.examples_to_find, run.seconds_to_find = r.examples_to_find, r.seconds_to_find
                 run.steps, run.needed = r.steps, needed_faults(r.broken.schedule)
             runs.append(run)
             print(f"    seed {seed}: "
                   + (f"found after {run.examples_to_find} examples / {run.seconds_to_find:.2f}s, "
-                     f"shrunk to {run.steps} steps" if run.steps is not None else "not found")
+                     f"shrunk to {run.steps} steps" if run.steps is not None
+                     else f"not found ({run.why})")
                   + f" [{run.seconds:.1f}s]", file=sys.stderr, flush=True)  # fmt: skip
     finally:
         s.close()
