@@ -4,6 +4,9 @@ import os
 
 from hypothesis import HealthCheck, settings
 
+# pytester: the plugin's own tests run inner pytest sessions.
+pytest_plugins = ["pytester"]
+
 # dev: quick feedback while editing; ci: Hypothesis's built-in profile (CI=true
 # loads it); thorough: nightly, many examples.
 settings.register_profile(

@@ -1,0 +1,89 @@
+"""Test the testers: the whole pipeline (scheduler, state machine, claims) flags a
+deliberately broken strategy and stays quiet on a correct one, through the
+``cacherace_check`` fixture users call."""
+
+from __future__ import annotations
+
+import textwrap
+
+import pytest
+
+from cacherace.strategies import Strategy
+
+ALL_CLAIMS = [
+    "fresh-after-ack", "ttl-bounded", "converges", "durable", "no-aborted-reads",
+    "read-your-writes", "monotonic-reads",
+]  # fmt: skip
+
+
+class DatabaseOnly(Strategy):
+    """No cache at all: every read and write goes to PostgreSQL in one statement.
+    Linearizable, so every claim must hold."""
+
+    name = "database-only"
+    claims = tuple(ALL_CLAIMS)
+
+    def read(self, key: str) -> str | None:
+        row = self.db.execute(
+            f"SELECT value FROM {self.settings.table} WHERE key = %s", (key,)
+        ).fetchone()
+        return None if row is None else row[0]
+
+    def write(self, key: str, value: str) -> None:
+        self.db.execute(
+            f"UPDATE {self.settings.table} SET value = %s, version = version + 1 WHERE key = %s",
+            (value, key),
+        )
+
+
+def test_a_correct_strategy_holds_every_claim(cacherace_check) -> None:  # type: ignore[no-untyped-def]
+    results = cacherace_check(DatabaseOnly, max_examples=30)
+    assert {r.claim: r.verdict for r in results} == dict.fromkeys(ALL_CLAIMS, "holds")
+    assert all(r.examples >= 30 for r in results)
+
+
+BROKEN_MODULE = textwrap.dedent(
+    '''
+    from cacherace.strategies import Strategy
+
+    class NeverInvalidates(Strategy):
+        """Fills the cache on a miss and never touches it on a write."""
+        claims = ("converges",)
+
+        def read(self, key):
+            cached = self.redis.get(self.settings.cache_key(key))
+            if cached is not None:
+                return cached
+            row = self.db.execute(
+                f"SELECT value FROM {self.settings.table} WHERE key = %s", (key,)
+            ).fetchone()
+            self.redis.set(self.settings.cache_key(key), row[0], ex=self.settings.ttl)
+            return row[0]
+
+        def write(self, key, value):
+            self.db.execute(
+                f"UPDATE {self.settings.table} SET value = %s WHERE key = %s", (value, key)
+            )
+
+    def test_never_invalidates(cacherace_check):
+        cacherace_check("strategy_under_test.py:NeverInvalidates", max_examples=100)
+    '''
+)
+
+
+def test_a_broken_strategy_fails_with_diagram_and_replay_command(
+    pytester: pytest.Pytester,
+) -> None:
+    pytester.makepyfile(strategy_under_test=BROKEN_MODULE)
+    pytester.makepyfile(
+        test_it="from strategy_under_test import test_never_invalidates  # noqa: F401"
+    )
+    # a subprocess: the inner session starts and stops servers of its own
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider", "strategy_under_test.py")
+    result.assert_outcomes(failed=1)
+    out = result.stdout.str()
+    assert "converges: BROKEN" in out
+    assert "◀ BROKEN" in out  # the diagram, with the offending event marked
+    assert "replay: cacherace replay " in out
+    traces = list((pytester.path / "cacherace-traces").glob("*converges*.json"))
+    assert len(traces) == 1
