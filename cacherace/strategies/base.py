@@ -16,8 +16,9 @@ connections. A strategy with its own schema overrides them.
 Writing your own strategy
 -------------------------
 Subclass :class:`Strategy` (or write any class with the same constructor and
-``read``/``write``), then run it with ``cacherace verify path/to/mod.py:MyStrategy``
-or ``package.module:MyStrategy`` (see :mod:`cacherace.strategies.registry`).
+``read``/``write``), then run it with
+``cacherace verify --strategy path/to/mod.py:MyStrategy`` or
+``--strategy package.module:MyStrategy`` (see :mod:`cacherace.strategies.registry`).
 
 - Steps: every redis-py / psycopg call is a step the harness may park a client
   at. Keep row locks inside single statements (autocommit UPDATE/UPSERT); a lock
@@ -136,8 +137,11 @@ class Strategy:
         cls, db: Any, settings: Settings, keys: Sequence[str]
     ) -> dict[str, str | None]:
         """The committed value of each key (None: no row)."""
+        # Prepared: the harness runs this after every committing step.
         rows = db.execute(
-            f"SELECT key, value FROM {settings.table} WHERE key = ANY(%s)", (list(keys),)
+            f"SELECT key, value FROM {settings.table} WHERE key = ANY(%s)",
+            (list(keys),),
+            prepare=True,
         ).fetchall()
         found = dict(rows)
         return {k: found.get(k) for k in keys}
