@@ -98,7 +98,19 @@ def install() -> None:
         call = redis_script_call(self.sha, list(keys or ()), list(args or ()))
         return p.scheduler.perform(p, call, lambda: script_call(self, keys, args, client))
 
+    pipe_reset = Pipeline.reset
+
+    def reset(self: Any) -> None:
+        p = getattr(getcurrent(), "process", None)
+        if p is not None and (p.crashed or p.blocked is not None):
+            # A dead process unwinding out of ``with r.pipeline()``: reset would send
+            # UNWATCH on its closed connection, reconnecting to do it. Closing the
+            # connection already dropped the WATCH: send nothing.
+            self.watching = False
+        pipe_reset(self)
+
     redis.Redis.execute_command = execute_command  # type: ignore[method-assign]
+    Pipeline.reset = reset  # type: ignore[method-assign]
     Pipeline.immediate_execute_command = immediate_execute_command  # type: ignore[method-assign]
     Pipeline.execute = execute  # type: ignore[method-assign]
     Script.__call__ = call_script  # type: ignore[method-assign]

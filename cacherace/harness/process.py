@@ -27,6 +27,7 @@ class Process:
 
     __slots__ = (
         "actor",
+        "blocked",
         "crashed",
         "db",
         "dirty",
@@ -62,6 +63,7 @@ class Process:
         self.value: str | None = None
         self.inject: str | None = None  # driver-call fault for its next step
         self.crashed = False
+        self.blocked: str | None = None  # why its step blocked: its operation unwinds
         self.reached = False  # some step of the current operation reached a server
         self.in_step = False  # inside a step: nested driver calls run freely
         self.started = 0.0  # time.perf_counter() when its current step was sent

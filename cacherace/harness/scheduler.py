@@ -205,16 +205,22 @@ class Scheduler:
         p.redis = p.db = p.strategy = None
 
     def _abandon(self, p: Process) -> None:
-        """Stop ``p``'s in-flight operation without letting it run another call."""
+        """Stop ``p``'s in-flight operation without letting it run another call.
+
+        Its connections are closed too: it may be inside a transaction (holding row
+        locks the next reset would wait for), and a ``with conn.transaction()`` block
+        whose exit did not run leaves psycopg's own transaction state behind."""
         w = p.worker
         if w is not None and not w.dead:
             p.crashed = True
             with contextlib.suppress(ClientCrashed, StepBlocked):
                 w.throw(ClientCrashed())
+            self._disconnect(p)
         p.worker = None
         p.pending = None
         p.inject = None
         p.crashed = False
+        p.blocked = None
 
     # -- events ------------------------------------------------------------------------
     def _event(self, cls: type, **fields: Any) -> Any:
@@ -277,6 +283,8 @@ class Scheduler:
         except StepBlocked as exc:
             p.worker = None
             p.pending = None
+            p.blocked = None
+            self._disconnect(p)  # its transaction state is unknown; the next op reconnects
             raise HarnessError(str(exc)) from None
         if w.dead:
             p.worker = None
@@ -313,6 +321,12 @@ class Scheduler:
     def perform(self, p: Process, call: Call, run: Callable[[], Any], conn: Any = None) -> Any:
         """Called by the interception hooks, inside ``p``'s worker: park until
         scheduled, then make the driver call and record it as one step."""
+        # A process unwinding from its death (a ``finally``, a transaction block's
+        # exit) must not park again or run anything: its operation is over.
+        if p.blocked is not None:
+            raise StepBlocked(p.blocked)
+        if p.crashed:
+            raise ClientCrashed()
         p.pending = call
         parent = p.worker.parent  # type: ignore[union-attr]
         parent.switch()  # park; the hub resumes us when this step is scheduled
@@ -346,7 +360,8 @@ class Scheduler:
             p.in_step = False
         if failure is not None:
             if isinstance(failure, _BLOCKED):
-                raise StepBlocked(self._blocked_message(p, call, failure))
+                p.blocked = self._blocked_message(p, call, failure)
+                raise StepBlocked(p.blocked)
             raise failure
         if inject == FAIL_AFTER:
             raise _injected(call.target, "after")
