@@ -405,9 +405,10 @@ class Scheduler:
             and q.db.info.transaction_status == TransactionStatus.INTRANS
         ]  # fmt: skip
         keys = f" on {', '.join(call.keys)}" if call.keys else ""
+        op = f" in its {p.f} of {p.key}" if p.key else f" in its {p.f}"
         who = f"; parked inside a transaction: {', '.join(holders)}" if holders else ""
         return (
-            f"step blocked: {p.name}'s {call.target} call `{call.command}`{keys} did not "
+            f"step blocked: {p.name}'s {call.target} call `{call.command}`{keys}{op} did not "
             f"return ({type(exc).__name__}){who}. A parked client may hold a lock this step "
             "needs; keep row locks within one statement, or run the lock holder first."
         )
