@@ -31,7 +31,8 @@ from hypothesis import strategies as st
 from hypothesis import target
 from hypothesis.stateful import RuleBasedStateMachine, invariant, rule
 
-from cacherace.harness.schedule import FAULT_ACTIONS, SERVER_CRASHES, Action, apply
+from cacherace.harness.actions import FAULT_ACTIONS, SERVER_CRASHES
+from cacherace.harness.schedule import Action, apply
 from cacherace.harness.scheduler import FAIL_AFTER, FAIL_BEFORE, Scheduler
 from cacherace.model.history import History
 from cacherace.model.verdict import Status, Verdict

@@ -29,13 +29,6 @@ from cacherace.model.history import History
 
 Action = dict[str, Any]
 
-#: Which actions need which kind of fault support, for tiers and reports.
-FAULT_ACTIONS = frozenset(
-    {"crash-client", FAIL_BEFORE, FAIL_AFTER, "crash-cache", "restart-cache", "crash-db",
-     "restart-db", "evict"}
-)  # fmt: skip
-SERVER_CRASHES = frozenset({"crash-cache", "crash-db"})
-
 
 class BadAction(ValueError):
     """An action a scheduler cannot apply (corrupt or mismatched trace)."""

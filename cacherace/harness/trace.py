@@ -30,6 +30,7 @@ from pathlib import Path
 from typing import Any
 
 from cacherace import __version__
+from cacherace.harness.actions import ACTION_FIELDS
 from cacherace.model.history import History
 from cacherace.model.verdict import Status, Verdict
 from cacherace.strategies.base import Settings
@@ -37,21 +38,6 @@ from cacherace.strategies.base import Settings
 FORMAT = "cacherace-trace"
 VERSION = 1
 DEFAULT_DIR = "cacherace-traces"
-
-#: Every action's ``do`` and the fields it needs (see cacherace.harness.schedule).
-ACTION_FIELDS: dict[str, tuple[str, ...]] = {
-    "start": ("process", "f"),
-    "step": ("process",),
-    "advance": ("seconds",),
-    "crash-client": ("process",),
-    "fail-before": ("process",),
-    "fail-after": ("process",),
-    "crash-cache": (),
-    "restart-cache": (),
-    "crash-db": (),
-    "restart-db": (),
-    "evict": ("key",),
-}
 
 _SETTINGS_FIELDS = ("ttl", "prefix", "delay")
 _REQUIRED: dict[str, type | tuple[type, ...]] = {
