@@ -31,7 +31,7 @@ from typing import Any
 
 from cacherace import __version__
 from cacherace.harness.actions import ACTION_FIELDS
-from cacherace.model.history import History
+from cacherace.model.history import History, Step
 from cacherace.model.verdict import Status, Verdict
 from cacherace.strategies.base import Settings
 
@@ -89,8 +89,9 @@ class Trace:
 
     @property
     def steps(self) -> int:
-        """Driver calls in the schedule: the length the report calls minimal."""
-        return sum(1 for a in self.schedule if a.get("do") == "step")
+        """Driver calls the run made (teardown included): the length the report
+        calls minimal, counted the same way as verify's ``steps``."""
+        return sum(1 for e in self.history.events if isinstance(e, Step))
 
     def schedule_hash(self) -> str:
         """Short hash of what the run depends on: the same run gets the same name."""

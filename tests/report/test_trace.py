@@ -38,7 +38,7 @@ def test_round_trip(tmp_path: Path) -> None:
     assert loaded.schedule == SCHEDULE
     assert (loaded.format, loaded.version, loaded.tier) == (FORMAT, VERSION, "concurrency")
     assert loaded.strategy_settings().ttl == 300
-    assert loaded.steps == 1
+    assert loaded.steps == sum(1 for e in trace.history.events if isinstance(e, Step)) > 0
 
 
 def test_file_name_is_deterministic(tmp_path: Path) -> None:
