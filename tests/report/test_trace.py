@@ -6,6 +6,7 @@ from pathlib import Path
 import pytest
 
 from cacherace.harness.trace import FORMAT, VERSION, Trace, TraceError, load, save
+from cacherace.model.history import Step
 
 from .histories import stale_read_verdict, stale_set_history
 
