@@ -188,9 +188,9 @@ def explore_strategy(
                 active.remove(broken.verdict.claim)
     for name in active:
         r = results[name]
-        seen = last.get(name)
-        statuses = seen.statuses.get(name, {}) if seen else {}
-        reasons = seen.unknown_reasons.get(name, {}) if seen else {}
+        explored = last.get(name)
+        statuses = explored.statuses.get(name, {}) if explored else {}
+        reasons = explored.unknown_reasons.get(name, {}) if explored else {}
         if not statuses.get("holds") and reasons:
             r.verdict = "unknown"
             r.reason = max(reasons, key=reasons.__getitem__)

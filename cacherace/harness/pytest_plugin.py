@@ -139,7 +139,7 @@ class _Checker:
 
         budget = Budget(
             # per tier and exploration: the loaded Hypothesis profile's budget
-            max_examples=max_examples or hypothesis.settings.default.max_examples,
+            max_examples=max_examples or hypothesis.settings().max_examples,
             seed=seed,
         )
         results = check_strategy(

@@ -138,9 +138,9 @@ def _print_report(results: list[CellResult], strategies: list[tuple[str, type[St
     for spec, cls in strategies:
         row = []
         for c in claims:
-            r = cells.get((spec, c))
-            text = "-" if r is None else _cell_text(r)
-            if r is not None and c not in cls.claims:
+            cell = cells.get((spec, c))
+            text = "-" if cell is None else _cell_text(cell)
+            if cell is not None and c not in cls.claims:
                 text += " *"
             row.append(f"{text:<{col}}")
         print(f"{spec:<{width}}  " + "  ".join(row))

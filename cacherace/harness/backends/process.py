@@ -164,7 +164,7 @@ class ServerProcess:
                     env=self.env,
                     start_new_session=True,
                     preexec_fn=_die_with_parent(os.getpid()),
-                    **extra,  # type: ignore[arg-type]
+                    **extra,  # type: ignore[arg-type,call-overload]
                 )
             except OSError as e:
                 raise BackendError(

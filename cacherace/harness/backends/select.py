@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import os
 from collections.abc import Callable
 
@@ -33,7 +34,7 @@ def _make(kind: str, pg_user: str | None) -> Provider:
 
 
 PROVIDER_FACTORIES: dict[str, Callable[[str | None], Provider]] = {
-    k: (lambda pg_user, k=k: _make(k, pg_user)) for k in AUTO_ORDER
+    k: functools.partial(_make, k) for k in AUTO_ORDER
 }
 
 NO_SERVERS = (
