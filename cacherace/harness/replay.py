@@ -19,7 +19,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from cacherace.harness import schedule
-from cacherace.harness.backends import KINDS, Backend, BackendError, open_backend
+from cacherace.harness.backends import Backend, BackendError
+from cacherace.harness.cliargs import add_backend_arguments, backend_from_args, use_color
 from cacherace.harness.diagram import render, render_summary
 from cacherace.harness.scheduler import HarnessError, Scheduler
 from cacherace.harness.trace import Trace, TraceError, load, settings_json
@@ -226,26 +227,6 @@ def describe_failure(
 # -- the command ----------------------------------------------------------------------
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("trace", metavar="TRACE.json", help="a trace saved by cacherace verify")
-    parser.add_argument(
-        "--backend",
-        default="auto",
-        choices=KINDS,
-        help="where Redis and PostgreSQL come from (default: auto)",
-    )
-    parser.add_argument(
-        "--redis-url", default=None, help="use this Redis (with --allow-destructive)"
-    )
-    parser.add_argument(
-        "--database-url", default=None, help="use this PostgreSQL (with --allow-destructive)"
-    )
-    parser.add_argument(
-        "--allow-destructive",
-        action="store_true",
-        help="allow deleting the suite's keys/schema on servers given by URL",
-    )
-    parser.add_argument(
-        "--pg-user", default=None, help="user PostgreSQL runs as when cacherace runs as root"
-    )
     parser.add_argument("--quiet", action="store_true", help="do not print the diagram")
     parser.add_argument(
         "--color",
@@ -253,12 +234,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         default="auto",
         help="colour the diagram (auto: when writing to a terminal)",
     )
-
-
-def _use_color(choice: str) -> bool:
-    if choice != "auto":
-        return choice == "always"
-    return sys.stdout.isatty() and not os.environ.get("NO_COLOR")
+    add_backend_arguments(parser)
 
 
 def _error(message: str) -> int:
@@ -272,13 +248,7 @@ def run(args: argparse.Namespace) -> int:
     except TraceError as exc:
         return _error(str(exc))
     try:
-        backend = open_backend(
-            args.backend,
-            redis_url=args.redis_url,
-            database_url=args.database_url,
-            allow_destructive=args.allow_destructive,
-            pg_user=args.pg_user,
-        )
+        backend = backend_from_args(args)
     except BackendError as exc:
         return _error(str(exc))
     with backend:
@@ -299,7 +269,7 @@ def run(args: argparse.Namespace) -> int:
             render(
                 result.history,
                 result.verdict,
-                color=_use_color(args.color),
+                color=use_color(args.color),
                 prefix=trace.settings.get("prefix"),
             )
         )
