@@ -140,6 +140,11 @@ def explore_strategy(
     again, without the claims it broke, until it breaks nothing new.
     """
     budget = budget or Budget()
+    skipped = ""
+    if not crashable and "crashes" in tiers:
+        # Servers given by URL cannot be crashed: the tier would only repeat "faults".
+        tiers = [t for t in tiers if t != "crashes"]
+        skipped = " (tier crashes not run: these servers cannot be crashed; use local ones)"
     claims = {name: get_claim(name) for name in claim_names}
     results = {name: CellResult(strategy, name, "holds") for name in claim_names}
     active = list(claim_names)
@@ -193,11 +198,11 @@ def explore_strategy(
         reasons = explored.unknown_reasons.get(name, {}) if explored else {}
         if not statuses.get("holds") and reasons:
             r.verdict = "unknown"
-            r.reason = max(reasons, key=reasons.__getitem__)
+            r.reason = max(reasons, key=reasons.__getitem__) + skipped
         else:
             r.reason = (
                 f"no violation in {r.examples} examples over tiers {', '.join(tiers)} "
-                f"({r.faults} faults injected)"
+                f"({r.faults} faults injected){skipped}"
             )
     return [results[n] for n in claim_names]
 
