@@ -5,8 +5,11 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+import traceback
 
 from cacherace.harness.backends import KINDS, Backend, open_backend
+from cacherace.strategies import Strategy
+from cacherace.strategies.registry import StrategyError, load_strategy
 
 
 def add_backend_arguments(parser: argparse.ArgumentParser) -> None:
@@ -42,3 +45,23 @@ def use_color(choice: str) -> bool:
     if choice != "auto":
         return choice == "always"
     return sys.stdout.isatty() and not os.environ.get("NO_COLOR")
+
+
+def load_strategy_spec(spec: str) -> type[Strategy]:
+    """``load_strategy``, with a user's module that fails to import (a syntax error,
+    an exception at import time) reported as a StrategyError naming the spec, the
+    error and where it was raised, instead of a traceback (exit 1, "claim broken")."""
+    try:
+        return load_strategy(spec)
+    except StrategyError:
+        raise
+    except Exception as exc:
+        frames = [f for f in traceback.extract_tb(exc.__traceback__) if f.filename[:1] != "<"]
+        # a SyntaxError's message already names the file and line
+        at = (
+            ""
+            if isinstance(exc, SyntaxError) or not frames
+            else f" at {frames[-1].filename}:{frames[-1].lineno}"
+        )
+        detail = " ".join(f"{type(exc).__name__}: {exc}".split())
+        raise StrategyError(f"cannot load strategy {spec!r}: {detail}{at}") from exc

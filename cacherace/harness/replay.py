@@ -20,13 +20,18 @@ from typing import Any
 
 from cacherace.harness import schedule
 from cacherace.harness.backends import Backend, BackendError
-from cacherace.harness.cliargs import add_backend_arguments, backend_from_args, use_color
+from cacherace.harness.cliargs import (
+    add_backend_arguments,
+    backend_from_args,
+    load_strategy_spec,
+    use_color,
+)
 from cacherace.harness.diagram import render, render_summary
 from cacherace.harness.scheduler import HarnessError, Scheduler
 from cacherace.harness.trace import Trace, TraceError, load, settings_json
 from cacherace.model.history import Event, History
 from cacherace.model.verdict import Verdict
-from cacherace.strategies.registry import StrategyError, load_strategy
+from cacherace.strategies.registry import StrategyError
 
 
 class ReplayError(ValueError):
@@ -136,7 +141,7 @@ def replay_trace(trace: Trace, backend: Backend) -> ReplayResult:
     from cacherace.properties import UnknownClaim, check, get_claim
 
     try:
-        strategy_cls = load_strategy(trace.strategy)
+        strategy_cls = load_strategy_spec(trace.strategy)
     except StrategyError as exc:
         raise ReplayError(f"cannot load the trace's strategy: {exc}") from None
     try:

@@ -18,14 +18,19 @@ from typing import Any
 
 from cacherace.harness.backends import Backend, BackendError
 from cacherace.harness.check import check_strategy
-from cacherace.harness.cliargs import add_backend_arguments, backend_from_args, use_color
+from cacherace.harness.cliargs import (
+    add_backend_arguments,
+    backend_from_args,
+    load_strategy_spec,
+    use_color,
+)
 from cacherace.harness.explore import Budget, CellResult
 from cacherace.harness.machine import TIERS
 from cacherace.harness.scheduler import HarnessError
 from cacherace.harness.trace import DEFAULT_DIR
 from cacherace.properties import UnknownClaim, get_claim
 from cacherace.strategies import Strategy
-from cacherace.strategies.registry import CATALOG, StrategyError, load_strategy
+from cacherace.strategies.registry import CATALOG, StrategyError
 
 DEFAULT_EXAMPLES = 40
 
@@ -63,11 +68,13 @@ def _fail(message: str) -> int:
 
 
 def run(args: argparse.Namespace) -> int:
-    if args.max_examples < 1 or args.clients < 1 or args.keys < 1:
-        return _fail("--max-examples, --clients and --keys must be at least 1")
+    for option in ("max_examples", "clients", "keys"):
+        if getattr(args, option) < 1:
+            flag = "--" + option.replace("_", "-")
+            return _fail(f"{flag} must be at least 1, got {getattr(args, option)}")
     try:
         specs = args.strategy or list(CATALOG)
-        strategies = [(spec, load_strategy(spec)) for spec in specs]
+        strategies = [(spec, load_strategy_spec(spec)) for spec in specs]
         for name in args.claim or ():
             get_claim(name)
     except (StrategyError, UnknownClaim) as exc:
