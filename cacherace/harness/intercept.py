@@ -133,6 +133,19 @@ def install() -> None:
     sql_hook("execute")
     sql_hook("executemany")
 
+    # Every psycopg round trip goes through Connection.wait. Inside a scheduled call
+    # it must not block the one thread all processes share on a row lock that a
+    # parked process holds: the scheduler waits for the reply cooperatively.
+    conn_wait = psycopg.Connection.wait
+
+    def wait(self: Any, gen: Any, *args: Any, **kwargs: Any) -> Any:
+        p = getattr(getcurrent(), "process", None)
+        if p is None or not p.calling or self is p.scheduler.admin_db:
+            return conn_wait(self, gen, *args, **kwargs)
+        return p.scheduler.wait_for_reply(p, self, gen)
+
+    psycopg.Connection.wait = wait  # type: ignore[method-assign]
+
     def keyword_hook(cls: type, name: str, keyword: Callable[..., str], conn: Callable) -> None:
         original = getattr(cls, name)
 

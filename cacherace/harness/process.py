@@ -28,6 +28,7 @@ class Process:
     __slots__ = (
         "actor",
         "blocked",
+        "calling",
         "crashed",
         "db",
         "dirty",
@@ -45,6 +46,7 @@ class Process:
         "started",
         "strategy",
         "value",
+        "waiting",
         "worker",
     )
 
@@ -67,6 +69,8 @@ class Process:
         self.reached = False  # some step of the current operation reached a server
         self.in_step = False  # inside a step: nested driver calls run freely
         self.started = 0.0  # time.perf_counter() when its current step was sent
+        self.calling = False  # inside the driver call itself (not the bookkeeping)
+        self.waiting = False  # its statement waits for a row lock another process holds
         self.dirty = False  # its open transaction has written
         self.epochs = (-1, -1)  # server epochs its connections belong to
 

@@ -9,6 +9,14 @@ the same way every time. A switch costs about a microsecond, where handing off
 between threads costs ~28 us each way: that is why workers are greenlets, and why
 there are no worker threads to leak.
 
+A statement that waits for a row lock held by a parked process does not stall the
+run: its process parks as ``waiting`` (the server says it waits, via
+``pg_blocking_pids``), others go on, and it completes right after the step that
+releases the lock. One inexactness follows from the server running the released
+statement on its own: when it autocommits, the timeline read back after the
+releasing COMMIT already shows the waiter's value (the holder's was current for an
+instant no read could see).
+
 Faults are applied here too, because they act on processes and servers the
 scheduler owns: client crash, driver-call failure before/after it takes effect,
 cache and database crash/restart, eviction. Time is virtual: ``advance`` moves the
@@ -18,6 +26,7 @@ clock and expires keys whose deadline passed.
 from __future__ import annotations
 
 import contextlib
+import select
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
@@ -26,6 +35,7 @@ from typing import Any
 import psycopg
 import redis
 from psycopg.pq import TransactionStatus
+from psycopg.waiting import Ready, Wait
 
 from cacherace.harness import intercept
 from cacherace.harness.calls import REDIS, Call, text
@@ -47,8 +57,14 @@ from cacherace.strategies.base import Settings, Strategy
 
 FAIL_BEFORE = "fail-before"
 FAIL_AFTER = "fail-after"
-#: How long a step may wait for a row lock before the run is declared blocked.
-LOCK_TIMEOUT_S = 2
+#: Backstop for a step waiting on a lock nobody in the run holds (another program):
+#: waits on the run's own processes are handled cooperatively and never reach it.
+LOCK_TIMEOUT_S = 30
+#: How long a statement's reply is awaited before asking the server whether it is
+#: waiting for a lock (real time; the answer, not the timing, decides).
+LOCK_POLL_S = 0.002
+#: Bound on settle's passes over processes that wait for each other's locks.
+MAX_SETTLE_PASSES = 100
 #: Bounds that keep teardown finite on a strategy that never settles.
 MAX_STEPS_PER_OP = 2_000
 MAX_DRAIN_ROUNDS = 100
@@ -129,6 +145,7 @@ class Scheduler:
         # health check would), so no example inherits a dead connection.
         self.cache_epoch = 0
         self.db_epoch = 0
+        self._waking = False
         self.history = History()
         self.db_view: dict[str, str | None] = {}
         self._ops = 0
@@ -198,11 +215,32 @@ class Scheduler:
         p.dirty = False
 
     def _disconnect(self, p: Process) -> None:
+        pid = None
+        if p.db is not None and not p.db.closed and not p.db.broken:
+            pid = p.db.info.backend_pid
         for conn in (p.redis, p.db):
             if conn is not None:
                 with contextlib.suppress(Exception):
                     conn.close()
         p.redis = p.db = p.strategy = None
+        if pid is not None:
+            self._await_backend_exit(pid)
+
+    def _await_backend_exit(self, pid: int) -> None:
+        """The server ends a closed connection's backend (rolling back its transaction,
+        releasing its locks) on its own time; wait for it, so what the next step
+        finds never depends on how fast that happened."""
+        if not self.db_up:
+            return
+        deadline = time.monotonic() + LOCK_TIMEOUT_S
+        with contextlib.suppress(psycopg.Error):
+            while time.monotonic() < deadline:
+                row = self.admin_db.execute(
+                    "SELECT count(*) FROM pg_stat_activity WHERE pid = %s", (pid,)
+                ).fetchone()
+                if not row or row[0] == 0:
+                    return
+                time.sleep(LOCK_POLL_S / 4)
 
     def _abandon(self, p: Process) -> None:
         """Stop ``p``'s in-flight operation without letting it run another call.
@@ -263,6 +301,9 @@ class Scheduler:
         p = self.processes[name]
         if p.worker is None:
             return False
+        if p.waiting:  # its statement waits for a lock: asking again is all it can do
+            self._switch(p)
+            return not p.waiting
         self._switch(p)
         return True
 
@@ -273,6 +314,8 @@ class Scheduler:
             if p.worker is None:
                 return
             self._switch(p)
+            if p.waiting:  # it cannot go on until the lock's holder does
+                return
         raise HarnessError(f"{name}'s {p.f} did not end within {MAX_STEPS_PER_OP} steps")
 
     def _switch(self, p: Process) -> None:
@@ -289,6 +332,80 @@ class Scheduler:
         if w.dead:
             p.worker = None
             p.pending = None
+        if not self._waking and any(q.waiting for q in self.processes.values()):
+            self._wake()
+
+    def _wake(self) -> None:
+        """Let statements that wait for a lock go on once its holder released it: a
+        released lock is granted before the releasing COMMIT (or disconnect) returns,
+        so the waiter's step completes right after the step that released it."""
+        self._waking = True
+        try:
+            progress = True
+            while progress:
+                progress = False
+                for q in self.processes.values():
+                    if q.waiting and q.worker is not None:
+                        self._switch(q)  # re-asks the server; parks again if still waiting
+                        progress = progress or not q.waiting
+        finally:
+            self._waking = False
+
+    def wait_for_reply(self, p: Process, conn: Any, gen: Any) -> Any:
+        """Drive psycopg's protocol generator for ``p``'s call (as psycopg's own wait
+        does), but when no reply comes and the server says the statement waits for
+        a lock, park ``p`` as waiting instead of blocking every process."""
+        fileno = conn.pgconn.socket
+        try:
+            state = next(gen)
+            while True:
+                readable, writable, broken = select.select(
+                    (fileno,) if state & Wait.R else (), (fileno,) if state & Wait.W else (),
+                    (fileno,), LOCK_POLL_S,
+                )  # fmt: skip
+                if broken:
+                    raise psycopg.OperationalError("connection socket closed")
+                if not readable and not writable:
+                    while self._waits_for_lock(conn):
+                        p.waiting = True
+                        try:
+                            p.worker.parent.switch()  # type: ignore[union-attr]
+                        finally:
+                            p.waiting = False
+                    continue
+                state = gen.send((Ready.R if readable else 0) | (Ready.W if writable else 0))
+        except StopIteration as done:
+            return done.value
+
+    def _let_released_statements_finish(self) -> None:
+        """Before reading the timeline after a commit: a statement this commit
+        released from a lock wait runs at the server on its own; wait until it is
+        done, so the read-back sees it every time rather than depending on timing."""
+        pids = [q.db.info.backend_pid for q in self.processes.values()
+                if q.waiting and q.db is not None and not q.db.closed]  # fmt: skip
+        if not pids:
+            return
+        deadline = time.monotonic() + LOCK_TIMEOUT_S
+        while time.monotonic() < deadline:
+            row = self.admin_db.execute(
+                "SELECT count(*) FROM pg_stat_activity WHERE pid = ANY(%s)"
+                " AND state = 'active' AND cardinality(pg_blocking_pids(pid)) = 0",
+                (pids,),
+            ).fetchone()
+            if not row or row[0] == 0:
+                return
+            time.sleep(LOCK_POLL_S / 4)  # a released statement takes well under a ms
+
+    def _waits_for_lock(self, conn: Any) -> bool:
+        try:
+            row = self.admin_db.execute(
+                "SELECT cardinality(pg_blocking_pids(%s)) > 0",
+                (conn.info.backend_pid,),
+                prepare=True,
+            ).fetchone()
+        except psycopg.Error:
+            return False  # the server went away: the reply (an error) is on its way
+        return bool(row and row[0])
 
     def _run_operation(self) -> None:
         """The body of a worker: the strategy's operation, then its outcome."""
@@ -344,10 +461,13 @@ class Scheduler:
         result: Any = None
         failure: BaseException | None = None
         p.started = time.perf_counter()
+        p.calling = True
         try:
             result = run()
         except BaseException as exc:
             failure = exc
+        finally:
+            p.calling = False
         try:
             step = self._event(
                 Step, process=p.name, op=p.op, target=call.target, command=call.command,
@@ -383,6 +503,7 @@ class Scheduler:
             status = conn.info.transaction_status
             if status == TransactionStatus.IDLE:
                 p.dirty = False
+                self._let_released_statements_finish()
                 self._observe_db(index)
             elif status == TransactionStatus.UNKNOWN:  # connection lost: nothing committed
                 p.dirty = False
@@ -435,6 +556,7 @@ class Scheduler:
                     detail=f"at {p.pending.command}" if p.pending else "")  # fmt: skip
         self._disconnect(p)  # the server sees the connections drop (open transaction rolls back)
         self._abandon(p)
+        self._wake()  # its locks are gone
         return True
 
     def fail_next_call(self, name: str, when: str) -> bool:
@@ -484,6 +606,7 @@ class Scheduler:
         self.pg_server.crash()
         self.db_up = False
         self._event(Fault, fault="db-crash")
+        self._wake()  # waiting statements get their connection error
         return True
 
     def restart_db(self) -> bool:
@@ -521,8 +644,14 @@ class Scheduler:
         try:
             self.restart_cache()
             self.restart_db()
-            for name in self.processes:
-                self.run_to_end(name)
+            for _ in range(MAX_SETTLE_PASSES):
+                for name in self.processes:
+                    self.run_to_end(name)
+                if not any(p.worker is not None for p in self.processes.values()):
+                    break
+            else:
+                waiting = [p.name for p in self.processes.values() if p.waiting]
+                raise HarnessError(f"{', '.join(waiting)} still wait for locks nobody releases")
             if self.actors:
                 self._drain()
                 # Delayed work (a double-delete's second delete) is due after the
