@@ -28,6 +28,11 @@ def _no_crash(kind: str, url: str) -> CrashUnsupported:
     )
 
 
+def _one_line(error: BaseException) -> str:
+    """A driver's message on one line (libpq's span several)."""
+    return " ".join(str(error).split())
+
+
 class UrlRedis(RedisServer):
     provider = "url"
     can_crash = False
@@ -50,8 +55,8 @@ class UrlRedis(RedisServer):
                 info = c.info("server")
         except redis.RedisError as e:
             raise BackendError(
-                f"cannot reach Redis at {mask_url(url)} ({e}); check the server runs and "
-                "the URL (redis://[:password@]host:port/db), or drop --redis-url"
+                f"cannot reach Redis at {mask_url(url)} ({_one_line(e)}); check the server "
+                "runs and the URL (redis://[:password@]host:port/db), or drop --redis-url"
             ) from e
         name = "Valkey" if "valkey_version" in info else "Redis"
         self.version = f"{name} {info.get('valkey_version') or info.get('redis_version', '?')}"
@@ -111,7 +116,7 @@ class UrlPostgres(PostgresServer):
                 ver = conn.execute("SHOW server_version").fetchone()
         except psycopg.Error as e:
             raise BackendError(
-                f"cannot reach PostgreSQL at {mask_url(url)} ({str(e).strip()}); check the "
+                f"cannot reach PostgreSQL at {mask_url(url)} ({_one_line(e)}); check the "
                 "server runs, the URL (postgresql://user:password@host:port/db) and that the "
                 f"user may create schema {SCHEMA!r}, or drop --database-url"
             ) from e
