@@ -140,7 +140,7 @@ def _print_report(results: list[CellResult], strategies: list[tuple[str, type[St
             claims.append(r.claim)
     cells = {(r.strategy, r.claim): r for r in results}
     width = max([len(s) for s, _ in strategies] + [8])
-    col = max([len(c) for c in claims] + [24])
+    col = max([len(c) for c in claims] + [len(_cell_text(r)) + 2 for r in results] + [8])
     print(f"{'strategy':<{width}}  " + "  ".join(f"{c:<{col}}" for c in claims))
     for spec, cls in strategies:
         row = []
