@@ -63,15 +63,38 @@ def mask_url(url: str) -> str:
     return re.sub(r"(://[^:/@]*:)[^@]*@", r"\1***@", url)
 
 
-class RedisServer(abc.ABC):
+class Server(abc.ABC):
+    """What every server offers, whatever provides it: its address, and the
+    lifecycle the faults use (crash = SIGKILL, restart on the same address and data)."""
+
     provider: str
-    persistence: str
     host: str
     port: int
     can_crash: bool
     version: str
     # Milliseconds per phase ("start", "restart", ...), for doctor and the README.
     timings: dict[str, float]
+
+    @abc.abstractmethod
+    def crash(self) -> None: ...
+
+    @abc.abstractmethod
+    def restart(self) -> None: ...
+
+    @abc.abstractmethod
+    def stop(self) -> None: ...
+
+    @property
+    @abc.abstractmethod
+    def alive(self) -> bool: ...
+
+    def close(self) -> None:
+        """Stop for good and release what the server held (temp dirs). Idempotent."""
+        self.stop()
+
+
+class RedisServer(Server):
+    persistence: str
 
     def client(self, **overrides: Any) -> redis.Redis:
         return new_redis_client(self.host, self.port, **overrides)
@@ -90,23 +113,6 @@ class RedisServer(abc.ABC):
     def reset(self, prefix: str) -> None:
         """Empty the cache between examples (disposable servers: everything)."""
         self.admin().flushall()
-
-    @abc.abstractmethod
-    def crash(self) -> None: ...
-
-    @abc.abstractmethod
-    def restart(self) -> None: ...
-
-    @abc.abstractmethod
-    def stop(self) -> None: ...
-
-    @property
-    @abc.abstractmethod
-    def alive(self) -> bool: ...
-
-    def close(self) -> None:
-        """Stop for good and release what the server held (temp dirs). Idempotent."""
-        self.stop()
 
     def __repr__(self) -> str:
         return (
@@ -135,19 +141,13 @@ def delete_prefix(client: redis.Redis, prefix: str) -> int:
     return deleted
 
 
-class PostgresServer(abc.ABC):
-    provider: str
-    host: str
-    port: int
+class PostgresServer(Server):
     user: str
     dbname: str
-    can_crash: bool
-    version: str
     # The suite's own schema on a shared server (connections search it first);
     # None for disposable servers, where everything lives in "public".
     schema: str | None = None
     password: str | None = None
-    timings: dict[str, float]
 
     def conninfo(self) -> str:
         from psycopg.conninfo import make_conninfo
@@ -169,23 +169,6 @@ class PostgresServer(abc.ABC):
 
         overrides.setdefault("connect_timeout", 2)
         return psycopg.connect(self.conninfo(), autocommit=autocommit, **overrides)
-
-    @abc.abstractmethod
-    def crash(self) -> None: ...
-
-    @abc.abstractmethod
-    def restart(self) -> None: ...
-
-    @abc.abstractmethod
-    def stop(self) -> None: ...
-
-    @property
-    @abc.abstractmethod
-    def alive(self) -> bool: ...
-
-    def close(self) -> None:
-        """Stop for good and release what the server held (temp dirs). Idempotent."""
-        self.stop()
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {self.provider} {self.version} {self.host}:{self.port}>"
