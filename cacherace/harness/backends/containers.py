@@ -15,7 +15,8 @@ from typing import Any
 from .base import BackendError, BackendUnavailable, PostgresServer, RedisServer
 from .process import wait_until
 from .provider import Availability, Provider
-from .redisproc import REDIS_PROFILE_ARGS, START_TIMEOUT_S, redis_answers
+from .redisproc import REDIS_PROFILE_ARGS, redis_answers
+from .spawned import START_TIMEOUT_S
 
 # Pinned so a run means the same thing everywhere; bump deliberately.
 REDIS_IMAGE = "redis:7.2.5"

@@ -20,8 +20,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .base import BackendError, PostgresServer
-from .process import ServerProcess, free_port, wait_until
-from .redisproc import START_TIMEOUT_S, binary_version
+from .process import ServerProcess, free_port
+from .redisproc import binary_version
+from .spawned import Spawned
 
 DEFAULT_PG_USER = "postgres"
 TEMPLATE_FORMAT = 2  # bump when initdb's flags change, so old cached templates are not used
@@ -144,11 +145,13 @@ def template_dir(bindir: Path, version_line: str, run_as: RunAs | None) -> tuple
         return final, (time.perf_counter() - t0) * 1000
 
 
-class ProcessPostgres(PostgresServer):
+class ProcessPostgres(Spawned, PostgresServer):
     """A PostgreSQL postmaster on 127.0.0.1, a free port, a copy of the template."""
 
     can_crash = True
     host = "127.0.0.1"
+    label = "postgres"
+    stop_signal = 2  # SIGINT = fast shutdown (SIGTERM would wait for clients)
     user = SUPERUSER
     dbname = "postgres"
     schema = None
@@ -188,40 +191,3 @@ class ProcessPostgres(PostgresServer):
         except OSError:
             return False
         return len(lines) >= 8 and lines[0] == str(self._proc.pid) and lines[7].strip() == "ready"
-
-    def _start(self, phase: str) -> None:
-        t0 = time.perf_counter()
-        self._proc.spawn()
-        wait_until(
-            self._ready,
-            timeout=START_TIMEOUT_S,
-            what=f"postgres on port {self.port}",
-            proc=self._proc,
-        )
-        self.timings[phase] = (time.perf_counter() - t0) * 1000
-
-    @property
-    def pid(self) -> int | None:
-        return self._proc.pid
-
-    @property
-    def alive(self) -> bool:
-        return self._proc.alive
-
-    def crash(self) -> None:
-        self._proc.kill()  # the whole group: no orphan backend keeps shared memory
-
-    def restart(self) -> None:
-        if self._proc.alive:
-            raise BackendError(
-                f"postgres on port {self.port} is running; crash() or stop() it before restart()"
-            )
-        self._proc.kill()
-        self._start("restart")
-
-    def stop(self) -> None:
-        self._proc.terminate(2)  # SIGINT = fast shutdown (SIGTERM would wait for clients)
-
-    def close(self) -> None:
-        self._proc.kill()
-        shutil.rmtree(self.dir, ignore_errors=True)

@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-import shutil
 import socket
 import subprocess
 import tempfile
-import time
 from pathlib import Path
 
 from .base import BackendError, RedisServer, check_persistence
-from .process import ServerProcess, free_port, wait_until
+from .process import ServerProcess, free_port
+from .spawned import Spawned
 
 # What each persistence profile means on the redis-server command line.
 REDIS_PROFILE_ARGS: dict[str, list[str]] = {
@@ -18,7 +17,6 @@ REDIS_PROFILE_ARGS: dict[str, list[str]] = {
     "aof-everysec": ["--save", "", "--appendonly", "yes", "--appendfsync", "everysec"],
     "aof-always": ["--save", "", "--appendonly", "yes", "--appendfsync", "always"],
 }
-START_TIMEOUT_S = 30.0
 
 
 def binary_version(path: Path, run_as: tuple[int, int] | None = None) -> str:
@@ -57,11 +55,13 @@ def redis_answers(port: int, host: str = "127.0.0.1") -> bool:
         return False
 
 
-class ProcessRedis(RedisServer):
+class ProcessRedis(Spawned, RedisServer):
     """redis-server (or a compatible build) on 127.0.0.1, a free port, a temp dir."""
 
     can_crash = True
     host = "127.0.0.1"
+    label = "redis-server"
+    stop_signal = 15
 
     def __init__(self, binary: Path, persistence: str, *, provider: str, version: str) -> None:
         check_persistence(persistence)
@@ -84,40 +84,5 @@ class ProcessRedis(RedisServer):
         self._proc = ServerProcess(argv, log_path=self.dir / "redis.log", cwd=self.dir)
         self._start("start")
 
-    def _start(self, phase: str) -> None:
-        t0 = time.perf_counter()
-        self._proc.spawn()
-        wait_until(
-            lambda: redis_answers(self.port),
-            timeout=START_TIMEOUT_S,
-            what=f"redis-server on port {self.port}",
-            proc=self._proc,
-        )
-        self.timings[phase] = (time.perf_counter() - t0) * 1000
-
-    @property
-    def pid(self) -> int | None:
-        return self._proc.pid
-
-    @property
-    def alive(self) -> bool:
-        return self._proc.alive
-
-    def crash(self) -> None:
-        self._proc.kill()
-
-    def restart(self) -> None:
-        if self._proc.alive:
-            raise BackendError(
-                f"redis-server on port {self.port} is running; "
-                "crash() or stop() it before restart()"
-            )
-        self._proc.kill()  # reap leftovers of the group, if any
-        self._start("restart")
-
-    def stop(self) -> None:
-        self._proc.terminate(15)
-
-    def close(self) -> None:
-        self._proc.kill()
-        shutil.rmtree(self.dir, ignore_errors=True)
+    def _ready(self) -> bool:
+        return redis_answers(self.port)
