@@ -21,8 +21,9 @@ Subclass :class:`Strategy` (or write any class with the same constructor and
 ``--strategy package.module:MyStrategy`` (see :mod:`cacherace.strategies.registry`).
 
 - Steps: every redis-py / psycopg call is a step the harness may park a client
-  at. Keep row locks inside single statements (autocommit UPDATE/UPSERT); a lock
-  held across steps stalls other clients while its holder is parked.
+  at. Transactions are fine: a statement that waits for a row lock a parked
+  client holds waits without stalling the run, and completes right after the
+  step that releases the lock.
 - Time: anything timed (a delayed delete, a lease's expiry) reads
   ``settings.clock()``, never ``time.time()``; TTLs are given as ``ex=``.
 - Background work: name the methods in ``actors``; each call does one bounded
