@@ -87,3 +87,36 @@ def test_a_broken_strategy_fails_with_diagram_and_replay_command(
     assert "replay: cacherace replay " in out
     traces = list((pytester.path / "cacherace-traces").glob("*converges*.json"))
     assert len(traces) == 1
+
+
+class TransactionalWrites(Strategy):
+    """Cache-aside whose write holds the row lock across steps: UPDATE and the
+    cache DELETE inside one transaction block. Concurrent writers wait for each
+    other's locks while the holder is parked."""
+
+    name = "transactional-writes"
+    claims = ("converges", "durable")
+
+    def read(self, key: str) -> str | None:
+        cached = self.redis.get(self.settings.cache_key(key))
+        if cached is not None:
+            return str(cached)
+        value = DatabaseOnly.read(self, key)  # type: ignore[arg-type]
+        self.redis.set(self.settings.cache_key(key), value, ex=self.settings.ttl)
+        return value
+
+    def write(self, key: str, value: str) -> None:
+        with self.db.transaction():
+            self.db.execute(
+                f"UPDATE {self.settings.table} SET value = %s WHERE key = %s", (value, key)
+            )
+            self.redis.delete(self.settings.cache_key(key))
+
+
+def test_locks_held_across_steps_are_explored_not_aborted(cacherace_check) -> None:  # type: ignore[no-untyped-def]
+    # Writers block on each other's row locks while parked; the run must go on
+    # and decide each claim (the stale set still breaks converges; durable holds).
+    with pytest.raises(pytest.fail.Exception) as failed:
+        cacherace_check(TransactionalWrites, max_examples=60, tiers=("concurrency",))
+    assert "converges: BROKEN" in str(failed.value)
+    assert "could not run" not in str(failed.value)
