@@ -65,6 +65,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="SECONDS",
         help="how long to run random three-client schedules (default 3)",
     )
+    parser.add_argument(
+        "--only",
+        choices=("step", "schedules", "races"),
+        action="append",
+        default=None,
+        help="run only these parts (repeatable; default: all); the JSON keeps its keys",
+    )
     add_backend_arguments(parser)
 
 
@@ -105,19 +112,25 @@ def run(args: argparse.Namespace) -> int:
 
 def _bench(backend: Backend, strategies: list[str], args: argparse.Namespace) -> dict[str, Any]:
     started = time.perf_counter()
+    parts = set(args.only or ("step", "schedules", "races"))
     redis_server, pg_server = backend.redis("none"), backend.postgres()
-    _note(f"step: {args.step_cycles} cycles of {', '.join(bench_step.CALLS)}, raw vs controlled")
-    figures = bench_step.measure_steps(redis_server, pg_server, cycles=args.step_cycles)
-    step = figures.as_json()
-    for call, (raw, controlled) in figures.by_call().items():
-        _note(f"  {call:<7} raw {raw:6.1f} us  controlled {controlled:6.1f} us  "
-              f"x{controlled / raw:.2f}")  # fmt: skip
-    _note(f"  median: {step}")
-    rate, count = bench_step.schedules_per_second(
-        redis_server, pg_server, seconds=args.schedule_seconds
-    )
-    _note(f"schedules: {count} three-client cache-aside schedules, {rate:.0f}/s")
-    races = _races(backend, strategies, args)
+    step: dict[str, float] = {}
+    if "step" in parts:
+        _note(f"step: {args.step_cycles} cycles of {', '.join(bench_step.CALLS)}, "
+              "raw vs controlled")  # fmt: skip
+        figures = bench_step.measure_steps(redis_server, pg_server, cycles=args.step_cycles)
+        step = figures.as_json()
+        for call, (raw, controlled) in figures.by_call().items():
+            _note(f"  {call:<7} raw {raw:6.1f} us  controlled {controlled:6.1f} us  "
+                  f"x{controlled / raw:.2f}")  # fmt: skip
+        _note(f"  median: {step}")
+    rate = 0.0
+    if "schedules" in parts:
+        rate, count = bench_step.schedules_per_second(
+            redis_server, pg_server, seconds=args.schedule_seconds
+        )
+        _note(f"schedules: {count} three-client cache-aside schedules, {rate:.0f}/s")
+    races = _races(backend, strategies, args) if "races" in parts else []
     _note(f"done in {time.perf_counter() - started:.0f}s")
     return {"step": step, "schedules_per_s": round(rate, 1), "memory_mb": 0.0, "races": races}
 

@@ -62,17 +62,19 @@ class ExpiryTracker:
             # Unknown effect, pipeline or MULTI (whose result is a list, even of one
             # command): read what the server now says.
             ask = [k for args in call.commands for k in redis_keys(args)]
-        else:
-            ask = self._apply(call.commands[0], result, now)
+        else:  # one command: its keys are the call's (see calls.py), not re-parsed
+            ask = self._apply(call.commands[0], call.keys, result, now)
         if ask:
             self.refresh(ask, now, started)
 
-    def _apply(self, args: Sequence[Any], result: Any, now: float) -> list[str]:
+    def _apply(
+        self, args: Sequence[Any], keys: Sequence[str], result: Any, now: float
+    ) -> list[str]:
         """Apply one command whose effect its arguments tell; return keys to ask about."""
-        name = text(args[0]).upper()
+        name = args[0]
+        name = (name if name.__class__ is str else text(name)).upper()
         if name in _READ_ONLY:
             return []
-        keys = redis_keys(args)
         d = self.deadlines
         if name in _KEEPS_TTL:
             return [k for k in keys if d.get(k) is not None]

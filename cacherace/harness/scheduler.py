@@ -34,7 +34,7 @@ from typing import Any
 
 import psycopg
 import redis
-from psycopg.pq import TransactionStatus
+from psycopg.pq import ExecStatus, TransactionStatus
 from psycopg.waiting import Ready, Wait
 
 from cacherace.harness import intercept
@@ -43,14 +43,16 @@ from cacherace.harness.expiry import ExpiryTracker
 from cacherace.harness.process import ClientCrashed, Process, Worker
 from cacherace.model.history import (
     Complete,
-    DbChange,
     EndState,
     Fault,
     History,
-    Invoke,
     Outcome,
     Step,
     TimeAdvance,
+    new_complete,
+    new_db_change,
+    new_invoke,
+    new_step,
 )
 from cacherace.model.vtime import Deadlines, VirtualClock
 from cacherace.strategies.base import Settings, Strategy
@@ -94,11 +96,17 @@ def _injected(target: str, when: str) -> Exception:
     return psycopg.OperationalError(msg)
 
 
+#: Result statuses with rows: with ``nfields``, the test ``Cursor.description`` makes,
+#: without building its Column list (2 us a SQL step).
+_ROWS = frozenset(s for s in ExecStatus if s.name in ("TUPLES_OK", "SINGLE_TUPLE", "TUPLES_CHUNK"))
+
+
 def _result_text(target: str, result: Any) -> str:
     if target == REDIS:
         return text(result)
     if isinstance(result, psycopg.Cursor):
-        if result.description is None or result.pgresult is None:
+        res = result.pgresult
+        if res is None or not (res.nfields or res.status in _ROWS):
             return text(result.statusmessage or "")
         rows = result.fetchall()
         result.scroll(0, mode="absolute")  # leave the rows for the caller to fetch
@@ -267,6 +275,15 @@ class Scheduler:
         events.append(e)
         return e
 
+    def _record(self, new: Callable[..., Any], *values: Any) -> Any:
+        """``_event`` for the per-step events, built positionally by a ``history.new_*``
+        maker: passing every field by keyword, twice, cost more than the rest of the
+        event."""
+        events = self.history.events
+        e = new(len(events), self.clock.now, *values)
+        events.append(e)
+        return e
+
     # -- operations and steps ----------------------------------------------------------
     def busy(self, name: str) -> bool:
         return self.processes[name].worker is not None
@@ -281,7 +298,7 @@ class Scheduler:
         self._ops += 1
         p.f, p.key, p.value = f, key, value
         p.reached = p.crashed = False
-        self._event(Invoke, process=name, op=p.op, f=f, key=key, value=value)
+        self._record(new_invoke, name, p.op, f, key, value)
         if self._stale(p):
             try:
                 self._connect(p)
@@ -432,8 +449,7 @@ class Scheduler:
         self._complete(p, Outcome.OK, value, None)
 
     def _complete(self, p: Process, outcome: Outcome, value: str | None, error: str | None) -> None:
-        self._event(Complete, process=p.name, op=p.op, f=p.f, key=p.key, type=outcome,
-                    value=value, error=error)  # fmt: skip
+        self._record(new_complete, p.name, p.op, p.f, p.key, outcome, value, error)
 
     def perform(self, p: Process, call: Call, run: Callable[[], Any], conn: Any = None) -> Any:
         """Called by the interception hooks, inside ``p``'s worker: park until
@@ -469,11 +485,10 @@ class Scheduler:
         finally:
             p.calling = False
         try:
-            step = self._event(
-                Step, process=p.name, op=p.op, target=call.target, command=call.command,
-                keys=call.keys, result="" if failure else _result_text(call.target, result),
-                error=None if failure is None else f"{type(failure).__name__}: {failure}",
-                injected=inject,
+            step = self._record(
+                new_step, p.name, p.op, call.target, call.command, call.keys,
+                "" if failure else _result_text(call.target, result),
+                None if failure is None else f"{type(failure).__name__}: {failure}", inject,
             )  # fmt: skip
             self._after_step(p, call, result, failure, conn, step.index)
         finally:
@@ -500,7 +515,7 @@ class Scheduler:
         if call.writes:
             p.dirty = True
         if p.dirty and conn is not None:
-            status = conn.info.transaction_status
+            status = conn.pgconn.transaction_status  # conn.info builds an object per access
             if status == TransactionStatus.IDLE:
                 p.dirty = False
                 self._let_released_statements_finish()
@@ -516,7 +531,7 @@ class Scheduler:
         for k in self.keys:
             if now.get(k) != view.get(k):
                 view[k] = now.get(k)
-                self._event(DbChange, key=k, value=now.get(k), step=step)
+                self._record(new_db_change, k, now.get(k), step)
 
     def _blocked_message(self, p: Process, call: Call, exc: BaseException) -> str:
         holders = [
