@@ -154,6 +154,7 @@ class Scheduler:
         self.cache_epoch = 0
         self.db_epoch = 0
         self._waking = False
+        self._waiters = 0  # processes whose statement waits for a lock
         self.history = History()
         self.db_view: dict[str, str | None] = {}
         self._ops = 0
@@ -349,7 +350,7 @@ class Scheduler:
         if w.dead:
             p.worker = None
             p.pending = None
-        if not self._waking and any(q.waiting for q in self.processes.values()):
+        if self._waiters and not self._waking:  # a count: this runs after every step
             self._wake()
 
     def _wake(self) -> None:
@@ -385,10 +386,12 @@ class Scheduler:
                 if not readable and not writable:
                     while self._waits_for_lock(conn):
                         p.waiting = True
+                        self._waiters += 1
                         try:
                             p.worker.parent.switch()  # type: ignore[union-attr]
                         finally:
                             p.waiting = False
+                            self._waiters -= 1
                     continue
                 state = gen.send((Ready.R if readable else 0) | (Ready.W if writable else 0))
         except StopIteration as done:
