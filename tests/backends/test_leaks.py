@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -27,7 +28,7 @@ STARTER = textwrap.dedent(
     from cacherace.harness.backends import open_backend
     b = open_backend("local")
     servers = [b.redis("none"), b.redis("aof-always"), b.postgres()]
-    print(json.dumps([s.pid for s in servers]), flush=True)
+    print(json.dumps([[s.pid for s in servers], [str(s.dir) for s in servers]]), flush=True)
     mode = sys.argv[1]
     if mode == "raise":
         raise RuntimeError("boom")
@@ -77,12 +78,17 @@ def test_servers_die_with_their_process(mode: str) -> None:
         text=True,
     )
     assert proc.stdout is not None
-    pids = json.loads(proc.stdout.readline())
+    pids, dirs = json.loads(proc.stdout.readline())
     if mode.startswith("SIG"):
         assert running_in_groups(pids)  # they really ran (until we signal)
         proc.send_signal(getattr(signal, mode))
     proc.communicate(timeout=30)
     assert_all_gone(pids)
+    if mode.startswith("SIG"):  # a bare script killed runs no cleanup: the test does
+        for d in dirs:
+            shutil.rmtree(d, ignore_errors=True)
+    else:  # a process that could clean up removed its servers' directories too
+        assert not [d for d in dirs if Path(d).exists()]
 
 
 PLUGIN_TEST = textwrap.dedent(
