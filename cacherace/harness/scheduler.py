@@ -47,7 +47,6 @@ from cacherace.model.history import (
     Fault,
     History,
     Outcome,
-    Step,
     TimeAdvance,
     new_complete,
     new_db_change,
@@ -401,6 +400,8 @@ class Scheduler:
         """Before reading the timeline after a commit: a statement this commit
         released from a lock wait runs at the server on its own; wait until it is
         done, so the read-back sees it every time rather than depending on timing."""
+        if not self._waiters:  # runs after every commit: nearly always nothing to do
+            return
         pids = [q.db.info.backend_pid for q in self.processes.values()
                 if q.waiting and q.db is not None and not q.db.closed]  # fmt: skip
         if not pids:
@@ -472,8 +473,8 @@ class Scheduler:
         inject, p.inject = p.inject, None
         if inject == FAIL_BEFORE:
             error = _injected(call.target, "before")
-            self._event(Step, process=p.name, op=p.op, target=call.target, command=call.command,
-                        keys=call.keys, error=str(error), injected=inject)  # fmt: skip
+            self._record(new_step, p.name, p.op, call.target, call.command, call.keys, "",
+                         str(error), inject)  # fmt: skip
             raise error
         p.in_step = True
         p.reached = True
@@ -546,10 +547,16 @@ class Scheduler:
         keys = f" on {', '.join(call.keys)}" if call.keys else ""
         op = f" in its {p.f} of {p.key}" if p.key else f" in its {p.f}"
         who = f"; parked inside a transaction: {', '.join(holders)}" if holders else ""
+        # Locks held by the run's own processes are waited for cooperatively, so a
+        # lock timeout means a lock held from outside the run.
+        why = (
+            "a lock held outside this run (another program on this database?)"
+            if isinstance(exc, psycopg.errors.LockNotAvailable)
+            else "a server that accepts the call but never answers it"
+        )
         return (
             f"step blocked: {p.name}'s {call.target} call `{call.command}`{keys}{op} did not "
-            f"return ({type(exc).__name__}){who}. A parked client may hold a lock this step "
-            "needs; keep row locks within one statement, or run the lock holder first."
+            f"return ({type(exc).__name__}){who}; it waits on {why}."
         )
 
     # -- time ----------------------------------------------------------------------------
