@@ -7,9 +7,11 @@ steps it appears to have.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import Any, ClassVar, TypeVar
 
 import redis.exceptions
+
+from cacherace.strategies.base import Strategy
 
 T = TypeVar("T")
 
@@ -59,3 +61,23 @@ def or_default(call: Callable[[], T], default: T) -> T:
         return call()
     except CACHE_DOWN:
         return default
+
+
+class FillOnMiss(Strategy):
+    """The read path the write-through and write-behind strategies share: GET; on a
+    miss SELECT and fill the cache with the TTL. Cache errors propagate (these
+    strategies have the cache in their write path, so they do not claim to work
+    without it)."""
+
+    #: fill with SET NX: a fill never replaces a value a concurrent write put there
+    fill_only_if_absent: ClassVar[bool] = False
+
+    def read(self, key: str) -> str | None:
+        ck = self.settings.cache_key(key)
+        cached = self.redis.get(ck)
+        if cached is not None:
+            return str(cached)
+        value = select_value(self.db, self.settings.table, key)
+        if value is not None:
+            self.redis.set(ck, value, ex=self.settings.ttl, nx=self.fill_only_if_absent)
+        return value

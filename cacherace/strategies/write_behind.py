@@ -20,11 +20,10 @@ from __future__ import annotations
 import json
 from typing import ClassVar
 
-from cacherace.strategies._common import select_value
-from cacherace.strategies.base import Strategy
+from cacherace.strategies._common import FillOnMiss
 
 
-class WriteBehind(Strategy):
+class WriteBehind(FillOnMiss):
     name: ClassVar[str] = "write-behind"
     claims: ClassVar[tuple[str, ...]] = ("read-your-writes", "converges")
     actors: ClassVar[tuple[str, ...]] = ("flush",)
@@ -34,16 +33,6 @@ class WriteBehind(Strategy):
     @property
     def queue_key(self) -> str:
         return self.settings.aux_key("write-behind:queue")
-
-    def read(self, key: str) -> str | None:
-        ck = self.settings.cache_key(key)
-        cached = self.redis.get(ck)
-        if cached is not None:
-            return str(cached)
-        value = select_value(self.db, self.settings.table, key)
-        if value is not None:
-            self.redis.set(ck, value, ex=self.settings.ttl)
-        return value
 
     def write(self, key: str, value: str) -> None:
         pipe = self.redis.pipeline(transaction=True)

@@ -33,8 +33,8 @@ from typing import Any, ClassVar
 
 import redis.exceptions
 
-from cacherace.strategies._common import select_value
-from cacherace.strategies.base import Settings, Strategy
+from cacherace.strategies._common import FillOnMiss
+from cacherace.strategies.base import Settings
 
 # KEYS: cache key, stream, sequence; ARGV: key, value. -> the write's sequence
 _ENQUEUE = """
@@ -47,7 +47,8 @@ return seq
 Entry = tuple[str, dict[str, str] | None]
 
 
-class WriteBehindDurable(Strategy):
+class WriteBehindDurable(FillOnMiss):
+    fill_only_if_absent: ClassVar[bool] = True  # a late fill never replaces a queued write
     name: ClassVar[str] = "write-behind-durable"
     claims: ClassVar[tuple[str, ...]] = ("durable", "converges", "read-your-writes")
     actors: ClassVar[tuple[str, ...]] = ("flush",)
@@ -69,16 +70,6 @@ class WriteBehindDurable(Strategy):
     @property
     def seq_key(self) -> str:
         return self.settings.aux_key("write-behind-durable:seq")
-
-    def read(self, key: str) -> str | None:
-        ck = self.settings.cache_key(key)
-        cached = self.redis.get(ck)
-        if cached is not None:
-            return str(cached)
-        value = select_value(self.db, self.settings.table, key)
-        if value is not None:
-            self.redis.set(ck, value, ex=self.settings.ttl, nx=True)
-        return value
 
     def write(self, key: str, value: str) -> None:
         self._enqueue(

@@ -17,11 +17,10 @@ from __future__ import annotations
 
 from typing import ClassVar
 
-from cacherace.strategies._common import select_value, upsert
-from cacherace.strategies.base import Strategy
+from cacherace.strategies._common import FillOnMiss, upsert
 
 
-class WriteThrough(Strategy):
+class WriteThrough(FillOnMiss):
     name: ClassVar[str] = "write-through"
     claims: ClassVar[tuple[str, ...]] = (
         "fresh-after-ack",
@@ -29,16 +28,6 @@ class WriteThrough(Strategy):
         "read-your-writes",
         "monotonic-reads",
     )
-
-    def read(self, key: str) -> str | None:
-        ck = self.settings.cache_key(key)
-        cached = self.redis.get(ck)
-        if cached is not None:
-            return str(cached)
-        value = select_value(self.db, self.settings.table, key)
-        if value is not None:
-            self.redis.set(ck, value, ex=self.settings.ttl)
-        return value
 
     def write(self, key: str, value: str) -> None:
         upsert(self.db, self.settings.table, key, value)
