@@ -13,6 +13,7 @@ import hashlib
 import importlib
 import importlib.util
 import sys
+import traceback
 from pathlib import Path
 
 from cacherace.strategies.base import Strategy
@@ -117,3 +118,23 @@ def _load_file(path_text: str) -> object:
         del sys.modules[name]
         raise
     return module
+
+
+def load_strategy_spec(spec: str) -> type[Strategy]:
+    """``load_strategy``, with a user's module that fails to import (a syntax error,
+    an exception at import time) reported as a StrategyError naming the spec, the
+    error and where it was raised, instead of a traceback (exit 1, "claim broken")."""
+    try:
+        return load_strategy(spec)
+    except StrategyError:
+        raise
+    except Exception as exc:
+        frames = [f for f in traceback.extract_tb(exc.__traceback__) if f.filename[:1] != "<"]
+        # a SyntaxError's message already names the file and line
+        at = (
+            ""
+            if isinstance(exc, SyntaxError) or not frames
+            else f" at {frames[-1].filename}:{frames[-1].lineno}"
+        )
+        detail = " ".join(f"{type(exc).__name__}: {exc}".split())
+        raise StrategyError(f"cannot load strategy {spec!r}: {detail}{at}") from exc

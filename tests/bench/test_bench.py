@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from cacherace.harness.bench_races import Cell, SeedRun, summarize
+from cacherace.cli.bench.races import Cell, SeedRun, summarize
 
 STEP_KEYS = {"raw_us", "controlled_us", "ratio"}
 RACE_KEYS = {
@@ -37,7 +37,7 @@ def _backend_args(config: pytest.Config) -> list[str]:
 
 
 def _bench(config: pytest.Config, *args: str, timeout: float = 600) -> dict[str, Any]:
-    cmd = [sys.executable, "-m", "cacherace.harness.cli", "bench", *args, *_backend_args(config)]
+    cmd = [sys.executable, "-m", "cacherace.cli.main", "bench", *args, *_backend_args(config)]
     done = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
     if done.returncode == 2 and "no way to get servers" in done.stderr.lower():
         pytest.skip(done.stderr.strip())
@@ -77,7 +77,7 @@ def test_smoke_cache_aside_converges(request: pytest.FixtureRequest, tmp_path: P
 
 
 def test_usage_errors_exit_2(request: pytest.FixtureRequest) -> None:
-    cmd = [sys.executable, "-m", "cacherace.harness.cli", "bench", "--strategy", "no-such"]
+    cmd = [sys.executable, "-m", "cacherace.cli.main", "bench", "--strategy", "no-such"]
     done = subprocess.run(cmd, capture_output=True, text=True, timeout=60)
     assert done.returncode == 2 and "unknown strategy" in done.stderr and done.stdout == ""
     done = subprocess.run([*cmd[:4], "--seeds", "0"], capture_output=True, text=True, timeout=60)

@@ -15,11 +15,11 @@ from pathlib import Path
 import pytest
 from hypothesis import settings
 
-from cacherace.harness.backends import Backend
-from cacherace.harness.check import check_strategy
-from cacherace.harness.explore import Budget
-from cacherace.harness.replay import replay_trace
-from cacherace.harness.trace import Trace, load
+from cacherace.explore.cell import Budget
+from cacherace.explore.check import check_strategy
+from cacherace.explore.replay import replay_trace
+from cacherace.report.trace import Trace, load
+from cacherace.servers import Backend
 from cacherace.strategies.registry import CATALOG
 
 TRACES_DIR = Path(__file__).parent / "traces"

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from cacherace.harness.cli import main
+from cacherace.cli.main import main
 
 #: What verify and replay say when no provider works here.
 NO_SERVERS = "no way to get redis and postgresql servers"
@@ -46,7 +46,7 @@ def run_cli(*argv: str) -> CliResult:
 def run_cli_process(*argv: str, cwd: Path | None = None, timeout: float = 300) -> CliResult:
     """``cacherace ARGV`` in a fresh Python process (its own servers, its own exit)."""
     done = subprocess.run(
-        [sys.executable, "-m", "cacherace.harness.cli", *argv],
+        [sys.executable, "-m", "cacherace.cli.main", *argv],
         capture_output=True,
         text=True,
         timeout=timeout,

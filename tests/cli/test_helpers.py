@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from cacherace.harness.backends import BackendUnavailable, open_backend
+from cacherace.servers import BackendUnavailable, open_backend
 
 from .helpers import processes_under, servers_reaped
 

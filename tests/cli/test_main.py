@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from cacherace.harness.cli import SUBCOMMANDS
+from cacherace.cli.main import SUBCOMMANDS
 
 from .helpers import run_cli, run_cli_process
 
@@ -36,7 +36,7 @@ def test_unknown_subcommand_exits_2() -> None:
 
 
 def test_entry_point_process_exit_codes() -> None:
-    """``python -m cacherace.harness.cli``: the process's own exit status, not main()'s."""
+    """``python -m cacherace.cli.main``: the process's own exit status, not main()'s."""
     bare = run_cli_process(timeout=60)
     assert bare.code == 2 and bare.err.startswith("usage: cacherace") and bare.out == ""
     helped = run_cli_process("--help", timeout=60)

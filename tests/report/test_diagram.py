@@ -1,6 +1,7 @@
 from __future__ import annotations
 
-from cacherace.harness.diagram import (
+from cacherace.model import Complete, History, Invoke, Outcome, Step, Verdict
+from cacherace.report.diagram import (
     BROKEN_MARK,
     WITNESS_MARK,
     describe_step,
@@ -8,7 +9,6 @@ from cacherace.harness.diagram import (
     render_summary,
     short_sql,
 )
-from cacherace.model import Complete, History, Invoke, Outcome, Step, Verdict
 
 from .histories import STALE_READ, STALE_SET, stale_read_verdict, stale_set_history
 

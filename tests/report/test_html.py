@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import re
 
-from cacherace.harness.html import render_html
+from cacherace.report.html import render_html
 
 RESULTS = [
     {"strategy": "cache-aside", "claim": "converges", "verdict": "broken", "tier": "concurrency",

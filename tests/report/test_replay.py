@@ -8,11 +8,11 @@ from pathlib import Path
 
 import pytest
 
-from cacherace.harness import replay
-from cacherace.harness.backends import Backend, BackendUnavailable
-from cacherace.harness.replay import ReplayError, record_trace, replay_trace
-from cacherace.harness.scheduler import Scheduler
-from cacherace.harness.trace import load, save
+from cacherace.cli import replay
+from cacherace.engine.engine import Scheduler
+from cacherace.explore.replay import ReplayError, record_trace, replay_trace
+from cacherace.report.trace import load, save
+from cacherace.servers import Backend, BackendUnavailable
 from cacherace.strategies.registry import load_strategy
 
 # The article's stale-set race: c0 misses and reads k1.0 from the database; c1

@@ -5,8 +5,8 @@ from pathlib import Path
 
 import pytest
 
-from cacherace.harness.trace import FORMAT, VERSION, Trace, TraceError, load, save
 from cacherace.model.history import Step
+from cacherace.report.trace import FORMAT, VERSION, Trace, TraceError, load, save
 
 from .histories import stale_read_verdict, stale_set_history
 
@@ -119,7 +119,7 @@ def test_missing_file(tmp_path: Path) -> None:
 
 
 def test_failure_text_has_diagram_trace_and_replay_command() -> None:
-    from cacherace.harness.replay import describe_failure
+    from cacherace.report.summary import describe_failure
 
     text = describe_failure(_trace(), "cacherace-traces/x.json")
     assert text.startswith("cache-aside: fresh-after-ack: BROKEN")

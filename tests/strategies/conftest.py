@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from cacherace.harness.backends import Backend, BackendUnavailable, PostgresServer, RedisServer
+from cacherace.servers import Backend, BackendUnavailable, PostgresServer, RedisServer
 from cacherace.strategies import CATALOG, Settings, Strategy
 
 PREFIX = "crtest:"

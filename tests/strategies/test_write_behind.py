@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from cacherace.harness.backends import Backend, BackendUnavailable
+from cacherace.servers import Backend, BackendUnavailable
 from cacherace.strategies import Settings, Strategy
 from cacherace.strategies.write_behind import WriteBehind
 from cacherace.strategies.write_behind_durable import WriteBehindDurable

@@ -1,0 +1,1 @@
+"""The ``cacherace`` command and its subcommands."""

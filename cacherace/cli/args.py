@@ -1,0 +1,44 @@
+"""Command-line options every server-using subcommand shares, in one place."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+
+from cacherace.servers import KINDS, Backend, open_backend
+
+
+def add_backend_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--backend", default="auto", choices=KINDS,
+        help="where Redis and PostgreSQL come from (default: auto)",
+    )  # fmt: skip
+    parser.add_argument("--redis-url", default=None,
+                        help="use this Redis (needs --allow-destructive)")  # fmt: skip
+    parser.add_argument("--database-url", default=None,
+                        help="use this PostgreSQL (needs --allow-destructive)")  # fmt: skip
+    parser.add_argument(
+        "--allow-destructive", action="store_true",
+        help="allow deleting the suite's keys / schema on servers given by URL",
+    )  # fmt: skip
+    parser.add_argument("--pg-user", default=None,
+                        help="user PostgreSQL runs as when cacherace runs as root")  # fmt: skip
+
+
+def backend_from_args(args: argparse.Namespace) -> Backend:
+    """Open the backend the options ask for (raises BackendError)."""
+    return open_backend(
+        args.backend,
+        redis_url=args.redis_url,
+        database_url=args.database_url,
+        allow_destructive=args.allow_destructive
+        or os.environ.get("CACHERACE_ALLOW_DESTRUCTIVE") == "1",
+        pg_user=args.pg_user,
+    )
+
+
+def use_color(choice: str) -> bool:
+    if choice != "auto":
+        return choice == "always"
+    return sys.stdout.isatty() and not os.environ.get("NO_COLOR")

@@ -1,0 +1,1 @@
+"""``cacherace bench``: harness cost, race finding, the free-threads baseline."""

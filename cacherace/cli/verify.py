@@ -1,0 +1,182 @@
+"""``cacherace verify``: check strategies against the claims they make.
+
+For each strategy (default: the whole catalog) and each claim it declares (or the
+``--claim`` ones), explore tier by tier and print the matrix, then each broken
+cell's diagram with its saved trace and the command that replays it.
+Exit 0 when every declared claim holds, 1 when one is broken, 2 on usage or
+environment errors.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from cacherace.cli.args import add_backend_arguments, backend_from_args, use_color
+from cacherace.engine.engine import HarnessError
+from cacherace.explore.cell import Budget, CellResult
+from cacherace.explore.check import check_strategy
+from cacherace.explore.machine import TIERS
+from cacherace.properties import UnknownClaim, get_claim
+from cacherace.report.trace import DEFAULT_DIR
+from cacherace.servers import Backend, BackendError
+from cacherace.strategies import Strategy
+from cacherace.strategies.registry import CATALOG, StrategyError, load_strategy_spec
+
+DEFAULT_EXAMPLES = 40
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--strategy", action="append", default=None, metavar="NAME",
+        help="a catalog name, module:Class or path/to/file.py:Class (repeatable; "
+        "default: the whole catalog)",
+    )  # fmt: skip
+    parser.add_argument("--claim", action="append", default=None, metavar="NAME",
+                        help="check only these claims (repeatable; default: each "
+                        "strategy's declared claims)")  # fmt: skip
+    parser.add_argument("--max-examples", type=int, default=DEFAULT_EXAMPLES, metavar="N",
+                        help="Hypothesis examples per tier and cell")  # fmt: skip
+    parser.add_argument("--seed", type=int, default=0, help="Hypothesis seed (default 0)")
+    parser.add_argument("--clients", type=int, default=2, help="concurrent clients (default 2)")
+    parser.add_argument("--keys", type=int, default=1, help="keys in play (default 1)")
+    parser.add_argument("--tier", choices=TIERS, default=None,
+                        help="explore only up to this tier (default: all)")  # fmt: skip
+    parser.add_argument("--json", type=Path, default=None, metavar="PATH",
+                        help="write the results as JSON")  # fmt: skip
+    parser.add_argument("--html", type=Path, default=None, metavar="PATH",
+                        help="write a self-contained HTML report")  # fmt: skip
+    parser.add_argument("--trace-dir", type=Path, default=Path(DEFAULT_DIR),
+                        help=f"where broken cells' traces go (default {DEFAULT_DIR})")  # fmt: skip
+    parser.add_argument("--color", choices=("auto", "always", "never"), default="auto")
+    parser.add_argument("--quiet", action="store_true", help="no progress lines")
+    add_backend_arguments(parser)
+
+
+def _fail(message: str) -> int:
+    print(f"cacherace verify: {message}", file=sys.stderr)
+    return 2
+
+
+def run(args: argparse.Namespace) -> int:
+    for option in ("max_examples", "clients", "keys"):
+        if getattr(args, option) < 1:
+            flag = "--" + option.replace("_", "-")
+            return _fail(f"{flag} must be at least 1, got {getattr(args, option)}")
+    try:
+        specs = args.strategy or list(CATALOG)
+        strategies = [(spec, load_strategy_spec(spec)) for spec in specs]
+        for name in args.claim or ():
+            get_claim(name)
+    except (StrategyError, UnknownClaim) as exc:
+        return _fail(str(exc))
+    tiers = TIERS[: TIERS.index(args.tier) + 1] if args.tier else TIERS
+    budget = Budget(max_examples=args.max_examples, seed=args.seed)
+    try:
+        backend = backend_from_args(args)
+    except BackendError as exc:
+        return _fail(str(exc))
+    started = time.perf_counter()
+    results: list[CellResult] = []
+    try:
+        with backend:
+            for spec, cls in strategies:
+                claims = list(args.claim or cls.claims)
+                if not claims:
+                    print(f"cacherace verify: {spec} declares no claims; pass --claim",
+                          file=sys.stderr)  # fmt: skip
+                results += _verify_strategy(backend, spec, cls, claims, tiers, budget, args)
+    except BackendError as exc:
+        return _fail(str(exc))
+    except HarnessError as exc:
+        return _fail(f"the harness stopped: {exc}")
+    elapsed = time.perf_counter() - started
+    _print_report(results, strategies, elapsed, args)
+    _write_outputs(results, backend, args)
+    declared = {(spec, c) for spec, cls in strategies for c in cls.claims}
+    broken = [r for r in results if r.verdict == "broken" and (r.strategy, r.claim) in declared]
+    return 1 if broken else 0
+
+
+def _verify_strategy(
+    backend: Backend, spec: str, cls: type[Strategy], claims: list[str],
+    tiers: tuple[str, ...], budget: Budget, args: argparse.Namespace,
+) -> list[CellResult]:  # fmt: skip
+    if not args.quiet:
+        print(f"  {spec}: {', '.join(claims)} ...", file=sys.stderr, flush=True)
+    out = check_strategy(
+        backend, spec, claims, budget=budget, clients=args.clients, keys=args.keys,
+        tiers=tiers, trace_dir=args.trace_dir,
+    )  # fmt: skip
+    if not args.quiet:
+        for result in out:
+            print(f"    {result.claim}: {_cell_text(result)} ({result.seconds:.1f}s)",
+                  file=sys.stderr)  # fmt: skip
+    return out
+
+
+def _cell_text(r: CellResult) -> str:
+    if r.verdict == "broken":
+        return f"BROKEN ({r.tier}, {r.steps} steps)"
+    if r.verdict == "holds":
+        return f"holds ({r.examples} ex, {r.faults} faults)"
+    return "unknown"
+
+
+def _print_report(results: list[CellResult], strategies: list[tuple[str, type[Strategy]]],
+                  elapsed: float, args: argparse.Namespace) -> None:  # fmt: skip
+    claims: list[str] = []
+    for r in results:
+        if r.claim not in claims:
+            claims.append(r.claim)
+    cells = {(r.strategy, r.claim): r for r in results}
+    width = max([len(s) for s, _ in strategies] + [8])
+    col = max([len(c) for c in claims] + [len(_cell_text(r)) + 2 for r in results] + [8])
+    print(f"{'strategy':<{width}}  " + "  ".join(f"{c:<{col}}" for c in claims))
+    for spec, cls in strategies:
+        row = []
+        for c in claims:
+            cell = cells.get((spec, c))
+            text = "-" if cell is None else _cell_text(cell)
+            if cell is not None and c not in cls.claims:
+                text += " *"
+            row.append(f"{text:<{col}}")
+        print(f"{spec:<{width}}  " + "  ".join(row))
+    if any(r.claim not in dict(strategies)[r.strategy].claims for r in results):
+        print("* not claimed by the strategy (checked because --claim asked for it)")
+    print(f"\n{len(results)} cells in {elapsed:.1f}s, seed {args.seed}, "
+          f"{args.max_examples} examples per tier")  # fmt: skip
+    for r in results:
+        if r.verdict == "unknown":
+            print(f"\n{r.strategy} × {r.claim}: unknown: {r.reason}")
+    color = use_color(args.color)
+    for r in results:
+        if r.broken is not None:
+            print(f"\n{'=' * 78}\n{r.strategy} × {r.claim}: {r.reason}\n")
+            if color:
+                from cacherace.report.summary import describe_failure
+                from cacherace.report.trace import load
+
+                print(describe_failure(load(r.trace), r.trace, color=True) if r.trace else "")
+            else:
+                print(r.diagram or "")
+
+
+def _write_outputs(results: list[CellResult], backend: Backend, args: argparse.Namespace) -> None:
+    data: dict[str, Any] = {
+        "backend": backend.name,
+        "seed": args.seed,
+        "results": [r.as_json() for r in results],
+    }
+    if args.json is not None:
+        args.json.parent.mkdir(parents=True, exist_ok=True)
+        args.json.write_text(json.dumps(data, indent=2) + "\n")
+    if args.html is not None:
+        from cacherace.report.html import render_html
+
+        args.html.parent.mkdir(parents=True, exist_ok=True)
+        args.html.write_text(render_html(data["results"], backend=backend.name, seed=args.seed))

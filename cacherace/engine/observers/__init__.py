@@ -1,0 +1,1 @@
+"""Observers: bookkeeping after each step (virtual TTLs, the database timeline)."""

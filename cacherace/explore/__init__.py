@@ -1,0 +1,1 @@
+"""Choosing schedules: the Hypothesis machine, tiers, applying actions, replay."""

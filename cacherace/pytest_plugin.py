@@ -1,0 +1,168 @@
+"""The cacherace pytest plugin (registered through the pytest11 entry point).
+
+Servers: options choose where they come from; one Backend per session (per
+xdist worker, so workers never share a server); everything started is stopped
+at session end, on failure, Ctrl-C or SIGTERM too.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import signal
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import hypothesis
+import pytest
+
+from cacherace.report.trace import DEFAULT_DIR
+from cacherace.servers import (
+    KINDS,
+    Backend,
+    BackendError,
+    BackendUnavailable,
+    PostgresServer,
+    RedisServer,
+    open_backend,
+)
+from cacherace.servers.provider import close_all
+
+if TYPE_CHECKING:
+    from cacherace.explore.cell import CellResult
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    group = parser.getgroup("cacherace", "cacherace servers")
+    group.addoption(
+        "--cacherace-backend",
+        default="auto",
+        choices=KINDS,
+        help="where Redis and PostgreSQL come from (default: auto = local, embedded, container)",
+    )
+    group.addoption("--redis-url", default=None, help="use this Redis (needs --allow-destructive)")
+    group.addoption(
+        "--database-url", default=None, help="use this PostgreSQL (needs --allow-destructive)"
+    )
+    group.addoption(
+        "--allow-destructive",
+        action="store_true",
+        help="allow deleting the suite's keys/schema on servers given by URL",
+    )
+    group.addoption(
+        "--pg-user",
+        default=None,
+        help="unprivileged user PostgreSQL runs as when tests run as root (default: postgres)",
+    )
+
+
+def _on_sigterm(signum: int, frame: Any) -> None:
+    # Default SIGTERM ends Python without atexit hooks: turn it into an exit that
+    # unwinds, so fixtures finalise and every server is killed and reaped.
+    raise SystemExit(128 + signum)
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    if signal.getsignal(signal.SIGTERM) is signal.SIG_DFL:
+        with contextlib.suppress(ValueError):  # not the main thread
+            signal.signal(signal.SIGTERM, _on_sigterm)
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    close_all()  # whatever a failing or interrupted session left open
+
+
+@pytest.fixture(scope="session")
+def cacherace_backend(request: pytest.FixtureRequest) -> Iterator[Backend]:
+    """The session's servers' provider; skips the test when none is usable here."""
+    opt = request.config.getoption
+    try:
+        backend = open_backend(
+            opt("--cacherace-backend"),
+            redis_url=opt("--redis-url"),
+            database_url=opt("--database-url"),
+            allow_destructive=opt("--allow-destructive"),
+            pg_user=opt("--pg-user"),
+        )
+    except BackendUnavailable as e:
+        pytest.skip(" ".join(str(e).split()))  # one line
+    except BackendError as e:
+        pytest.fail(str(e), pytrace=False)
+    try:
+        yield backend
+    finally:
+        backend.close()
+
+
+@pytest.fixture
+def cacherace_servers(cacherace_backend: Backend) -> tuple[RedisServer, PostgresServer]:
+    """(Redis with persistence "none", PostgreSQL), running. Crash tests restart what they crash."""
+    try:
+        redis_server = cacherace_backend.redis("none")
+        pg = cacherace_backend.postgres()
+    except BackendUnavailable as e:
+        pytest.skip(" ".join(str(e).split()))
+    for server in (redis_server, pg):
+        if server.can_crash and not server.alive:
+            server.restart()  # a previous test crashed it and did not restart
+    return redis_server, pg
+
+
+# --- strategy-checking helpers -------------------------------------------------
+# Fixtures that run a strategy against the servers above go below this line
+# (owned by the harness engineer; keep server management above).
+
+
+class _Checker:
+    """What ``cacherace_check`` gives a test: call it with a strategy."""
+
+    def __init__(self, backend: Backend, trace_dir: Path) -> None:
+        self.backend = backend
+        self.trace_dir = trace_dir
+
+    def __call__(
+        self,
+        strategy: str | type,
+        claims: Sequence[str] | None = None,
+        *,
+        max_examples: int | None = None,
+        seed: int = 0,
+        **options: Any,
+    ) -> list[CellResult]:
+        """Explore ``strategy`` for ``claims`` (default: the ones it declares). Fails
+        the test with each broken claim's diagram and replay command; skips it,
+        saying why, when a claim could not be decided here (e.g. it needs crash
+        faults and the servers are given by URL). Returns the cells otherwise."""
+        # Imported here: the scheduler patches the drivers, which only checking needs.
+        from cacherace.explore.cell import Budget
+        from cacherace.explore.check import ClaimsBroken, check_strategy
+
+        budget = Budget(
+            # per tier and exploration: the loaded Hypothesis profile's budget
+            max_examples=max_examples or hypothesis.settings().max_examples,
+            seed=seed,
+        )
+        results = check_strategy(
+            self.backend, strategy, claims, budget=budget, trace_dir=self.trace_dir, **options
+        )
+        broken = [r for r in results if r.verdict == "broken"]
+        if broken:
+            pytest.fail(str(ClaimsBroken(broken)), pytrace=False)
+        unknown = [r for r in results if r.verdict == "unknown"]
+        if unknown:
+            pytest.skip("; ".join(f"{r.claim}: unknown: {r.reason}" for r in unknown))
+        return results
+
+
+@pytest.fixture
+def cacherace_check(cacherace_backend: Backend, request: pytest.FixtureRequest) -> _Checker:
+    """Check a strategy's claims against this session's servers::
+
+        def test_my_cache(cacherace_check):
+            cacherace_check("myapp/cache.py:MyCache", ["fresh-after-ack", "converges"])
+
+    A broken claim fails the test with the shrunk interleaving as a sequence
+    diagram, the saved trace (under ``cacherace-traces/`` in the rootdir) and the
+    ``cacherace replay`` command that re-runs it.
+    """
+    return _Checker(cacherace_backend, Path(request.config.rootpath) / DEFAULT_DIR)

@@ -1,0 +1,1 @@
+"""Reports: diagrams (terminal, HTML), trace files, failure summaries."""
