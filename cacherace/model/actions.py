@@ -1,27 +1,184 @@
-"""The actions a schedule is made of, and the fields each needs: one list that
-:mod:`cacherace.explore.apply` applies and :mod:`cacherace.report.trace`
-validates, so a trace and the engine never disagree about what an action is."""
+"""The actions a schedule is made of: a small union of frozen dataclasses.
+
+A schedule is a list of these; the explorers build them, the engine applies them
+(:mod:`cacherace.explore.apply`), traces store them as JSON objects
+(``{"do": "step", "process": "c0"}``) and replay reads them back. One name per
+fault, shared by the action that injects it and the ``Fault`` event that records
+it (``cache-crash`` in both); the names older traces used are read as aliases.
+
+Adding an action: a dataclass here with its ``do`` name, a line in ``_KINDS``,
+and its case in :func:`cacherace.explore.apply.apply`.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from dataclasses import dataclass, fields
+from typing import Any, ClassVar
+
+# -- fault names: one each, for actions and Fault events ------------------------------
+CLIENT_CRASH = "client-crash"
+FAIL_BEFORE = "fail-before"
+FAIL_AFTER = "fail-after"
+EVICT = "evict"
+CACHE_CRASH = "cache-crash"
+CACHE_RESTART = "cache-restart"
+DB_CRASH = "db-crash"
+DB_RESTART = "db-restart"
+
+#: Names traces written before one name per fault used for their actions.
+ALIASES: dict[str, str] = {
+    "crash-client": CLIENT_CRASH,
+    "crash-cache": CACHE_CRASH,
+    "restart-cache": CACHE_RESTART,
+    "crash-db": DB_CRASH,
+    "restart-db": DB_RESTART,
+}
+
+
+class BadAction(ValueError):
+    """An action that cannot be read or applied (corrupt or mismatched trace)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Start:
+    """Start an operation on an idle process (``f``: read, write or an actor's op)."""
+
+    process: str
+    f: str
+    key: str | None = None
+    value: str | None = None
+    do: ClassVar[str] = "start"
+
+
+@dataclass(frozen=True, slots=True)
+class StepAction:
+    """Let a busy process take exactly one driver call."""
+
+    process: str
+    do: ClassVar[str] = "step"
+
+
+@dataclass(frozen=True, slots=True)
+class Finish:
+    """Step a process until its operation ends (or it waits)."""
+
+    process: str
+    do: ClassVar[str] = "finish"
+
+
+@dataclass(frozen=True, slots=True)
+class Advance:
+    """Move virtual time forward by ``seconds``."""
+
+    seconds: float
+    do: ClassVar[str] = "advance"
+
+
+@dataclass(frozen=True, slots=True)
+class ClientFault:
+    """A fault on one process: its crash, or its next driver call failing
+    before or after it took effect (``fault`` is one of the three names)."""
+
+    fault: str
+    process: str
+
+    @property
+    def do(self) -> str:  # type: ignore[override]
+        return self.fault
+
+
+@dataclass(frozen=True, slots=True)
+class ServerFault:
+    """A server crashes or restarts (``fault``: cache-crash, cache-restart,
+    db-crash, db-restart)."""
+
+    fault: str
+
+    @property
+    def do(self) -> str:  # type: ignore[override]
+        return self.fault
+
+
+@dataclass(frozen=True, slots=True)
+class Evict:
+    """The cache drops ``key``'s entries (memory pressure)."""
+
+    key: str
+    do: ClassVar[str] = EVICT
+
+
+Action = Start | StepAction | Finish | Advance | ClientFault | ServerFault | Evict
+
+CLIENT_FAULTS = frozenset({CLIENT_CRASH, FAIL_BEFORE, FAIL_AFTER})
+SERVER_FAULTS = frozenset({CACHE_CRASH, CACHE_RESTART, DB_CRASH, DB_RESTART})
+#: Faults that break something (restarts heal one), for tiers and reports.
+SERVER_CRASHES = frozenset({CACHE_CRASH, DB_CRASH})
+FAULTS = CLIENT_FAULTS | SERVER_FAULTS | {EVICT}
+HEALS = frozenset({CACHE_RESTART, DB_RESTART})
+
+_SIMPLE: dict[str, type] = {"start": Start, "step": StepAction, "finish": Finish,
+                            "advance": Advance, EVICT: Evict}  # fmt: skip
+#: The fields each action's JSON form needs (for a trace's error messages).
 ACTION_FIELDS: dict[str, tuple[str, ...]] = {
     "start": ("process", "f"),
     "step": ("process",),
     "finish": ("process",),
     "advance": ("seconds",),
-    "crash-client": ("process",),
-    "fail-before": ("process",),
-    "fail-after": ("process",),
-    "crash-cache": (),
-    "restart-cache": (),
-    "crash-db": (),
-    "restart-db": (),
-    "evict": ("key",),
+    **dict.fromkeys(sorted(CLIENT_FAULTS), ("process",)),
+    **dict.fromkeys(sorted(SERVER_FAULTS), ()),
+    EVICT: ("key",),
 }
 
-#: Actions that inject a fault (for tiers and reports); restarts heal one.
-FAULT_ACTIONS = frozenset(
-    {"crash-client", "fail-before", "fail-after", "crash-cache", "restart-cache", "crash-db",
-     "restart-db", "evict"}
-)  # fmt: skip
-SERVER_CRASHES = frozenset({"crash-cache", "crash-db"})
+
+def canonical(do: str) -> str:
+    """The one name of an action (older traces' names mapped)."""
+    return ALIASES.get(do, do)
+
+
+def from_json(data: Mapping[str, Any]) -> Action:
+    """An action from its JSON object; raises :class:`BadAction` naming what is wrong."""
+    if not isinstance(data, Mapping) or not isinstance(data.get("do"), str):
+        raise BadAction(f'not an action: {data!r}; an action looks like {{"do": "step", ...}}')
+    do = canonical(data["do"])
+    need = ACTION_FIELDS.get(do)
+    if need is None:
+        raise BadAction(f"unknown action {data['do']!r} (known: {', '.join(ACTION_FIELDS)})")
+    missing = [f for f in need if f not in data]
+    if missing:
+        raise BadAction(f"action {dict(data)!r} lacks {', '.join(missing)}")
+    try:
+        if do in CLIENT_FAULTS:
+            return ClientFault(do, str(data["process"]))
+        if do in SERVER_FAULTS:
+            return ServerFault(do)
+        if do == "advance":
+            return Advance(float(data["seconds"]))
+        if do == "start":
+            return Start(str(data["process"]), str(data["f"]), data.get("key"), data.get("value"))
+        cls = _SIMPLE[do]
+        return cls(**{f.name: data[f.name] for f in fields(cls)})  # type: ignore[no-any-return]
+    except (TypeError, ValueError) as exc:
+        raise BadAction(f"action {dict(data)!r} is not valid: {exc}") from None
+
+
+def to_json(action: Action) -> dict[str, Any]:
+    """The JSON object a trace stores (``do`` first; ``None`` fields left out)."""
+    out: dict[str, Any] = {"do": action.do}
+    for f in fields(action):
+        if f.name == "fault":
+            continue
+        value = getattr(action, f.name)
+        if value is not None:
+            out[f.name] = value
+    return out
+
+
+def process_of(action: Action) -> str | None:
+    """The process an action names, if any."""
+    return getattr(action, "process", None)
+
+
+# Until the explorers build typed actions, they test dict actions' "do" against these.
+FAULT_ACTIONS = FAULTS | frozenset(ALIASES)
+SERVER_CRASHES = SERVER_CRASHES | {"crash-cache", "crash-db"}
