@@ -1,19 +1,9 @@
-"""Schedules as data: the actions a run is made of, and how to apply them.
+"""Applying a schedule's actions to the engine.
 
-The Hypothesis state machine and ``cacherace replay`` both drive the scheduler
-through :func:`apply`, so a saved schedule means exactly what was run. An action
-is a small dict (JSON in traces)::
-
-    {"do": "start", "process": "c0", "f": "read", "key": "k1"}
-    {"do": "start", "process": "c1", "f": "write", "key": "k1", "value": "k1.1"}
-    {"do": "start", "process": "flush", "f": "flush"}          # an actor's operation
-    {"do": "step", "process": "c0"}                             # one driver call
-    {"do": "finish", "process": "c0"}                # steps until its operation ends
-    {"do": "advance", "seconds": 301}                           # virtual time
-    {"do": "crash-client", "process": "c0"}
-    {"do": "fail-before", "process": "c0"}   /  {"do": "fail-after", ...}
-    {"do": "crash-cache"} {"do": "restart-cache"} {"do": "crash-db"} {"do": "restart-db"}
-    {"do": "evict", "key": "k1"}
+The Hypothesis machine, the systematic explorer and ``cacherace replay`` all drive
+the engine through :func:`apply`, so a saved schedule means exactly what was run.
+The actions are the typed ones of :mod:`cacherace.model.actions`; a JSON object
+(a trace's form, older names included) is read with ``from_json`` first.
 
 Every schedule ends with the implicit settle (teardown): faults healed, in-flight
 operations run to their end in process order, actors drained.
@@ -24,55 +14,80 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from cacherace.engine.engine import FAIL_AFTER, FAIL_BEFORE, Scheduler
+from cacherace.engine.engine import Scheduler
+from cacherace.model.actions import (
+    CACHE_CRASH,
+    CACHE_RESTART,
+    CLIENT_CRASH,
+    DB_CRASH,
+    DB_RESTART,
+    Action,
+    Advance,
+    BadAction,
+    ClientFault,
+    Evict,
+    Finish,
+    ServerFault,
+    Start,
+    StepAction,
+    from_json,
+)
 from cacherace.model.history import History
 
-Action = dict[str, Any]
+__all__ = ["Action", "BadAction", "apply", "as_action", "run"]
 
 
-class BadAction(ValueError):
-    """An action a scheduler cannot apply (corrupt or mismatched trace)."""
+def as_action(action: Action | Mapping[str, Any]) -> Action:
+    """A typed action from either form (a trace's JSON object is parsed)."""
+    return from_json(action) if isinstance(action, Mapping) else action
 
 
-def apply(s: Scheduler, action: Mapping[str, Any]) -> bool:
+def _server_fault(s: Scheduler, fault: str) -> bool:
+    if fault == CACHE_CRASH:
+        return s.crash_cache()
+    if fault == CACHE_RESTART:
+        return s.restart_cache()
+    if fault == DB_CRASH:
+        return s.crash_db()
+    if fault == DB_RESTART:
+        return s.restart_db()
+    raise BadAction(f"unknown server fault {fault!r}")
+
+
+def apply(s: Scheduler, action: Action | Mapping[str, Any]) -> bool:
     """Apply one action; returns False when it was a no-op (e.g. stepping an idle
-    client), which the state machine leaves out of the recorded schedule."""
+    client), which the explorers leave out of the recorded schedule."""
+    a = as_action(action)
     try:
-        do = action["do"]
-        if do == "step":
-            return s.step(action["process"])
-        if do == "finish":
-            if not s.busy(action["process"]):
-                return False
-            s.run_to_end(action["process"])
-            return True
-        if do == "start":
-            return s.start(action["process"], action["f"], action.get("key"), action.get("value"))
-        if do == "advance":
-            s.advance(float(action["seconds"]))
-            return True
-        if do == "crash-client":
-            return s.crash_client(action["process"])
-        if do in (FAIL_BEFORE, FAIL_AFTER):
-            return s.fail_next_call(action["process"], do)
-        if do == "crash-cache":
-            return s.crash_cache()
-        if do == "restart-cache":
-            return s.restart_cache()
-        if do == "crash-db":
-            return s.crash_db()
-        if do == "restart-db":
-            return s.restart_db()
-        if do == "evict":
-            return s.evict(action["key"])
+        match a:
+            case StepAction(process):
+                return s.step(process)
+            case Finish(process):
+                if not s.busy(process):
+                    return False
+                s.run_to_end(process)
+                return True
+            case Start(process, f, key, value):
+                return s.start(process, f, key, value)
+            case Advance(seconds):
+                s.advance(float(seconds))
+                return True
+            case ClientFault(fault, process):
+                if fault == CLIENT_CRASH:
+                    return s.crash_client(process)
+                return s.fail_next_call(process, fault)
+            case ServerFault(fault):
+                return _server_fault(s, fault)
+            case Evict(key):
+                return s.evict(key)
     except KeyError as exc:
-        raise BadAction(
-            f"action {dict(action)!r} names an unknown field or process: {exc}"
-        ) from exc
-    raise BadAction(f"unknown action {action.get('do')!r} in {dict(action)!r}")
+        raise BadAction(f"action {a!r} names an unknown process or key: {exc}") from exc
+    raise BadAction(f"not an action: {a!r}")
 
 
-def run(s: Scheduler, actions: Iterable[Mapping[str, Any]], initial: Any = None) -> History:
+def run(
+    s: Scheduler, actions: Iterable[Action | Mapping[str, Any]], initial: Any = None
+) -> History:
     """Reset, apply every action, settle: the whole run of a saved schedule."""
     history = s.reset(initial)
     for action in actions:

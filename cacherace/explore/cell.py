@@ -16,14 +16,8 @@ from hypothesis import HealthCheck, Phase, Verbosity, seed, settings
 from hypothesis.stateful import run_state_machine_as_test
 
 from cacherace.engine.engine import Scheduler
-from cacherace.explore.machine import (
-    TIERS,
-    ClaimBroken,
-    Exploration,
-    machine_for,
-    needed_faults,
-    needed_tier,
-)
+from cacherace.explore.machine import ClaimBroken, Exploration, machine_for
+from cacherace.explore.tiers import TIERS, needed_faults, needed_tier
 from cacherace.model.history import Step
 from cacherace.properties import get_claim
 

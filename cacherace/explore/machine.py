@@ -31,14 +31,35 @@ from hypothesis import strategies as st
 from hypothesis import target
 from hypothesis.stateful import RuleBasedStateMachine, invariant, rule
 
-from cacherace.engine.engine import FAIL_AFTER, FAIL_BEFORE, Scheduler
-from cacherace.explore.apply import Action, apply
-from cacherace.model.actions import FAULT_ACTIONS, SERVER_CRASHES
+from cacherace.engine.engine import Scheduler
+from cacherace.explore.apply import apply
+from cacherace.explore.tiers import TIERS, is_fault, time_steps
+from cacherace.model.actions import (
+    CACHE_CRASH,
+    CACHE_RESTART,
+    CLIENT_CRASH,
+    DB_CRASH,
+    DB_RESTART,
+    FAIL_AFTER,
+    FAIL_BEFORE,
+    Action,
+    Advance,
+    ClientFault,
+    Evict,
+    Finish,
+    ServerFault,
+    Start,
+    StepAction,
+)
 from cacherace.model.history import History
 from cacherace.model.verdict import Status, Verdict
 from cacherace.properties import Claim
 
-TIERS = ("concurrency", "time", "faults", "crashes")
+__all__ = ["TIERS", "ClaimBroken", "Exploration", "broken_type", "machine_for"]
+
+
+#: An outage that heals at once: the crash and the restart it is drawn as.
+_BOUNCES = {"bounce-cache": (CACHE_CRASH, CACHE_RESTART), "bounce-db": (DB_CRASH, DB_RESTART)}
 
 
 class ClaimBroken(AssertionError):
@@ -89,12 +110,6 @@ class Exploration:
             reasons[verdict.reason] = reasons.get(verdict.reason, 0) + 1
 
 
-def time_steps(scheduler: Scheduler) -> list[float]:
-    """Advances worth drawing: the strategy's delay, half a TTL, just past a TTL."""
-    s = scheduler.settings
-    return sorted({float(s.delay), s.ttl / 2, s.ttl + 1.0})
-
-
 def machine_for(
     scheduler: Scheduler, claims: Sequence[Claim], tier: str, *, crashable: bool = True
 ) -> tuple[type[RuleBasedStateMachine], Exploration]:
@@ -119,7 +134,7 @@ def machine_for(
         def _do(self, action: Action) -> None:
             if apply(scheduler, action):
                 self.schedule.append(action)
-                if action["do"] in FAULT_ACTIONS:
+                if is_fault(action):
                     seen.faults += 1
 
         def _check(self, which: Sequence[Claim], settled: bool) -> None:
@@ -137,37 +152,37 @@ def machine_for(
         def act(self, action: Action, wait: float = 0.0, fault: str | None = None) -> None:
             """``action``, unless it does not apply, optionally after ``wait`` virtual
             seconds and with ``fault`` on its process (a crash replaces the action)."""
-            process = action["process"]
+            process = action.process  # type: ignore[union-attr]
             in_flight = scheduler.busy(process)
-            if in_flight != (action["do"] != "start"):
+            if in_flight != (not isinstance(action, Start)):
                 return  # stepping an idle process, starting a busy one: no-op
             if wait:
-                self._do({"do": "advance", "seconds": wait})
-            if fault == "crash-client":
-                self._do({"do": "crash-client", "process": process})
+                self._do(Advance(wait))
+            if fault == CLIENT_CRASH:
+                self._do(ClientFault(CLIENT_CRASH, process))
                 return
             if fault is not None:
-                self._do({"do": fault, "process": process})
-            if action.get("f") == "write":
+                self._do(ClientFault(fault, process))
+            if isinstance(action, Start) and action.f == "write":
                 self.written += 1
-                action["value"] = f"{action['key']}.{self.written}"
+                action = Start(process, "write", action.key, f"{action.key}.{self.written}")
             self._do(action)
 
         def _go(self, process: str, f: str, key: str, wait: float, fault: str | None) -> None:
             if scheduler.busy(process):
-                self.act({"do": "step", "process": process}, wait, fault)
+                self.act(StepAction(process), wait, fault)
             elif process in scheduler.actors:
-                self.act({"do": "start", "process": process, "f": process}, wait)
+                self.act(Start(process, process), wait)
             else:
-                self.act({"do": "start", "process": process, "f": f, "key": key}, wait)
+                self.act(Start(process, f, key), wait)
 
         def _outage(self, do: str) -> None:
-            if do.startswith("bounce-"):
-                server = do.removeprefix("bounce-")
-                self._do({"do": f"crash-{server}"})
-                self._do({"do": f"restart-{server}"})
+            if do in _BOUNCES:
+                crash, restart = _BOUNCES[do]
+                self._do(ServerFault(crash))
+                self._do(ServerFault(restart))
             else:
-                self._do({"do": do})
+                self._do(ServerFault(do))
 
         if invariants:
 
@@ -198,9 +213,10 @@ def machine_for(
     # them (measured on cache-aside's ttl-bounded: an own `advance` rule never
     # produced a stale cache entry in 100 examples).
     processes = st.sampled_from(list(scheduler.processes))
-    waits = st.sampled_from([0.0, 0.0, 0.0, *time_steps(scheduler)]) if level >= 1 else st.just(0.0)
+    steps = time_steps(scheduler.settings)
+    waits = st.sampled_from([0.0, 0.0, 0.0, *steps]) if level >= 1 else st.just(0.0)
     faults = (
-        st.sampled_from([None, None, None, None, FAIL_AFTER, FAIL_BEFORE, "crash-client"])
+        st.sampled_from([None, None, None, None, FAIL_AFTER, FAIL_BEFORE, CLIENT_CRASH])
         if level >= 2
         else st.none()
     )
@@ -213,44 +229,20 @@ def machine_for(
             lambda self, process, f, key, wait, fault: self._go(process, f, key, wait, fault)
         ),
         "finish": rule(process=processes, wait=waits, fault=faults)(
-            lambda self, process, wait, fault: self.act(
-                {"do": "finish", "process": process}, wait, fault
-            )
+            lambda self, process, wait, fault: self.act(Finish(process), wait, fault)
         ),
     }
     if level >= 2:
-        rules["evict"] = rule(key=keys)(lambda self, key: self._do({"do": "evict", "key": key}))
+        rules["evict"] = rule(key=keys)(lambda self, key: self._do(Evict(key)))
     if level >= 3 and crashable:
         # A crash that heals at once ("bounce") as often as one that stays down:
         # a server left down poisons the rest of an example (no fills, no writes).
         # Mostly no outage at all: each costs a server restart, and one or two per
         # example already put operations before, during and after one.
-        outages = [None] * 8 + ["bounce-cache", "bounce-db", "crash-cache", "restart-cache",
-                                "crash-db", "restart-db"]  # fmt: skip
+        outages = [None] * 8 + ["bounce-cache", "bounce-db", CACHE_CRASH, CACHE_RESTART,
+                                DB_CRASH, DB_RESTART]  # fmt: skip
         rules["outage"] = rule(do=st.sampled_from(outages))(
             lambda self, do: None if do is None else self._outage(do)
         )
     name = f"CacheRace_{scheduler.strategy_cls.__name__}_{tier}"
     return type(name, (CacheRace,), rules), seen
-
-
-def needed_tier(schedule: list[dict[str, Any]]) -> str:
-    """The weakest tier whose actions a (minimal) schedule uses: what the break
-    needed, whichever tier's search happened to find it."""
-    used = {action["do"] for action in schedule}
-    if used & SERVER_CRASHES:
-        return "crashes"
-    if used & FAULT_ACTIONS:
-        return "faults"
-    if "advance" in used:
-        return "time"
-    return "concurrency"
-
-
-def needed_faults(schedule: list[dict[str, Any]]) -> list[str]:
-    """The fault kinds a (minimal) schedule uses, in first-use order."""
-    kinds: dict[str, None] = {}
-    for action in schedule:
-        if action["do"] in FAULT_ACTIONS and not action["do"].startswith("restart"):
-            kinds[action["do"]] = None
-    return list(kinds)

@@ -15,6 +15,7 @@ from typing import Any
 
 from cacherace.engine.engine import Scheduler
 from cacherace.explore import apply as schedule
+from cacherace.model.actions import Action, process_of
 from cacherace.model.history import Event, History
 from cacherace.model.verdict import Verdict
 from cacherace.report.trace import Trace, settings_json
@@ -110,7 +111,7 @@ def same_verdict(expected: Verdict, actual: Verdict) -> bool:
 
 # -- running --------------------------------------------------------------------------
 def _check_processes(trace: Trace, s: Scheduler) -> None:
-    named = {a["process"] for a in trace.schedule if "process" in a}
+    named = {process_of(schedule.as_action(a)) for a in trace.schedule} - {None}
     unknown = sorted(named - set(s.processes))
     if unknown:
         raise ReplayError(
@@ -174,7 +175,7 @@ def record_trace(
     s: Scheduler,
     strategy: str,
     claim: str,
-    actions: Sequence[Mapping[str, Any]],
+    actions: Sequence[Action | Mapping[str, Any]],
     *,
     tier: str | None = None,
 ) -> Trace:
@@ -191,7 +192,7 @@ def record_trace(
     return Trace(
         strategy=strategy,
         claim=claim,
-        schedule=[dict(a) for a in actions],
+        schedule=[schedule.as_action(a) for a in actions],
         history=history,
         verdict=check(claim, history),
         settings=settings_json(s.settings),

@@ -177,8 +177,3 @@ def to_json(action: Action) -> dict[str, Any]:
 def process_of(action: Action) -> str | None:
     """The process an action names, if any."""
     return getattr(action, "process", None)
-
-
-# Until the explorers build typed actions, they test dict actions' "do" against these.
-FAULT_ACTIONS = FAULTS | frozenset(ALIASES)
-SERVER_CRASHES = SERVER_CRASHES | {"crash-cache", "crash-db"}

@@ -12,7 +12,9 @@ a newer cacherace is refused with a message instead of being misread::
      "verdict": {"claim": "converges", "status": "broken", "reason": "...", "witness": [11, 9]},
      "cacherace_version": "0.1.0", "created": "2025-01-01T00:00:00+00:00"}
 
-``schedule`` is a list of actions as :mod:`cacherace.explore.apply` defines them.
+``schedule`` is a list of actions (:mod:`cacherace.model.actions`), each as its JSON
+object; names older traces used (``crash-cache``) are read as aliases and written
+back under the one name (``cache-crash``).
 Files are written one action and one event per line, so traces kept in git diff well.
 """
 
@@ -30,7 +32,7 @@ from pathlib import Path
 from typing import Any
 
 from cacherace import __version__
-from cacherace.model.actions import ACTION_FIELDS
+from cacherace.model import actions as act
 from cacherace.model.history import History, Step
 from cacherace.model.verdict import Status, Verdict
 from cacherace.strategies.base import Settings
@@ -64,7 +66,7 @@ class Trace:
 
     strategy: str
     claim: str
-    schedule: list[dict[str, Any]]
+    schedule: list[act.Action]
     history: History
     verdict: Verdict
     settings: dict[str, Any] = field(
@@ -83,6 +85,10 @@ class Trace:
     format: str = FORMAT
     version: int = VERSION
 
+    def __post_init__(self) -> None:
+        # Callers may pass actions in their JSON form; a trace holds typed ones.
+        self.schedule = [act.from_json(a) if isinstance(a, Mapping) else a for a in self.schedule]
+
     def strategy_settings(self) -> Settings:
         """The trace's settings as the strategy is configured with them."""
         return Settings(**{k: v for k, v in self.settings.items() if k in _SETTINGS_FIELDS})
@@ -98,7 +104,7 @@ class Trace:
         basis = {
             "strategy": self.strategy,
             "claim": self.claim,
-            "schedule": self.schedule,
+            "schedule": [act.to_json(a) for a in self.schedule],
             "settings": self.settings,
             "clients": self.clients,
             "keys": self.keys,
@@ -122,7 +128,7 @@ class Trace:
             "clients": self.clients,
             "keys": list(self.keys),
             "persistence": self.persistence,
-            "schedule": [dict(a) for a in self.schedule],
+            "schedule": [act.to_json(a) for a in self.schedule],
             "history": self.history.to_json(),
             "verdict": verdict_to_json(self.verdict),
             "cacherace_version": self.cacherace_version,
@@ -277,7 +283,7 @@ def from_json(data: Any, source: str = "<trace>") -> Trace:
                 f"{source}: the trace's {name!r} should be {_kind_name(kind)}, found "
                 f"{data[name]!r}; {remake}"
             )
-    _check_schedule(data["schedule"], source, remake)
+    schedule = _read_schedule(data["schedule"], source, remake)
     try:
         history = History.from_json(data["history"])
     except (KeyError, TypeError, ValueError) as exc:
@@ -293,7 +299,7 @@ def from_json(data: Any, source: str = "<trace>") -> Trace:
     return Trace(
         strategy=data["strategy"],
         claim=data["claim"],
-        schedule=[dict(a) for a in data["schedule"]],
+        schedule=schedule,
         history=history,
         verdict=verdict,
         settings=dict(data["settings"]),
@@ -311,21 +317,12 @@ def _kind_name(kind: type | tuple[type, ...]) -> str:
     return names.get(kind, str(kind)) if isinstance(kind, type) else str(kind)
 
 
-def _check_schedule(schedule: list[Any], source: str, remake: str) -> None:
+def _read_schedule(schedule: list[Any], source: str, remake: str) -> list[act.Action]:
+    """The trace's actions, typed; the first bad one is named with its number."""
+    out = []
     for n, action in enumerate(schedule):
-        if not isinstance(action, dict) or not isinstance(action.get("do"), str):
-            raise TraceError(
-                f"{source}: schedule action #{n} is not an action ({action!r}); "
-                f'an action looks like {{"do": "step", "process": "c0"}}; {remake}'
-            )
-        need = ACTION_FIELDS.get(action["do"])
-        if need is None:
-            raise TraceError(
-                f'{source}: schedule action #{n} has an unknown "do": {action["do"]!r} '
-                f"(known: {', '.join(ACTION_FIELDS)}); {remake}"
-            )
-        missing = [f for f in need if f not in action]
-        if missing:
-            raise TraceError(
-                f"{source}: schedule action #{n} ({action!r}) lacks {', '.join(missing)}; {remake}"
-            )
+        try:
+            out.append(act.from_json(action))
+        except act.BadAction as exc:
+            raise TraceError(f"{source}: schedule action #{n}: {exc}; {remake}") from None
+    return out

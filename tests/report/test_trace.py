@@ -5,6 +5,7 @@ from pathlib import Path
 
 import pytest
 
+from cacherace.model.actions import to_json
 from cacherace.model.history import Step
 from cacherace.report.trace import FORMAT, VERSION, Trace, TraceError, load, save
 
@@ -36,7 +37,7 @@ def test_round_trip(tmp_path: Path) -> None:
     loaded = load(path)
     assert loaded.history == trace.history
     assert loaded.verdict == trace.verdict
-    assert loaded.schedule == SCHEDULE
+    assert [to_json(a) for a in loaded.schedule] == SCHEDULE
     assert (loaded.format, loaded.version, loaded.tier) == (FORMAT, VERSION, "concurrency")
     assert loaded.strategy_settings().ttl == 300
     assert loaded.steps == sum(1 for e in trace.history.events if isinstance(e, Step)) > 0

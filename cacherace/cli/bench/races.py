@@ -15,7 +15,7 @@ from typing import Any
 
 from cacherace.engine.engine import Scheduler
 from cacherace.explore.cell import Budget, explore, explore_strategy
-from cacherace.explore.machine import TIERS, needed_faults
+from cacherace.explore.tiers import TIERS, needed_faults
 from cacherace.properties import get_claim
 from cacherace.servers import Backend
 from cacherace.strategies import Settings, Strategy
