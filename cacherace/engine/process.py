@@ -1,82 +1,58 @@
 """A process: one client or actor, with its own connections and strategy object,
-and the greenlet (worker) that runs its current operation."""
+and the worker (greenlet) that runs its current operation."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from greenlet import greenlet
-
-from cacherace.engine.drivers.calls import Call
-
-
-class ClientCrashed(BaseException):
-    """Thrown into a crashed client's worker: unwinds it without running another
-    driver call. A BaseException so strategy code's ``except Exception`` cannot
-    swallow the death of its own process."""
-
-
-class Worker(greenlet):
-    """The greenlet running one operation; ``process`` marks it as scheduled."""
-
-    process: Process | None = None
+from cacherace.engine.runtime import State, Worker
+from cacherace.errors import ClientCrashed, StepBlocked  # noqa: F401  (re-exported)
 
 
 class Process:
-    """A client (``c0``, ``c1``, ...) or an actor (named after its method)."""
+    """A client (``c0``, ``c1``, ...) or an actor (named after its method).
+
+    Its state is one :class:`State`; the rest is the operation in flight, its
+    connections (owned by :mod:`cacherace.engine.connections`) and per-step
+    bookkeeping.
+    """
 
     __slots__ = (
-        "actor",
-        "blocked",
-        "calling",
-        "crashed",
-        "db",
-        "dirty",
-        "epochs",
-        "f",
-        "in_step",
-        "inject",
-        "key",
-        "name",
-        "op",
-        "pending",
-        "reached",
-        "redis",
-        "scheduler",
-        "started",
-        "strategy",
-        "value",
-        "waiting",
-        "worker",
-    )
+        "actor", "blocked", "db", "dirty", "engine", "epochs", "f", "inject", "key",
+        "name", "op", "pending", "reached", "redis", "started", "state", "strategy",
+        "value", "worker",
+    )  # fmt: skip
 
-    def __init__(self, name: str, scheduler: Any, actor: str | None = None) -> None:
+    def __init__(self, name: str, engine: Any, actor: str | None = None) -> None:
         self.name = name
-        self.scheduler = scheduler
+        self.engine = engine
         self.actor = actor  # method name for actors, None for clients
+        self.state = State.IDLE
+        # -- connections and the strategy object built on them
         self.redis: Any = None
         self.db: Any = None
         self.strategy: Any = None
+        self.epochs = (-1, -1)  # server epochs its connections belong to
+        # -- the operation in flight
         self.worker: Worker | None = None
-        self.pending: Call | None = None  # the driver call it is parked at
         self.op: int | None = None
         self.f = ""
         self.key: str | None = None
         self.value: str | None = None
+        self.pending: Any = None  # the driver Call it is parked at
         self.inject: str | None = None  # driver-call fault for its next step
-        self.crashed = False
-        self.blocked: str | None = None  # why its step blocked: its operation unwinds
+        self.blocked: str | None = None  # why its step blocked (state BLOCKED)
         self.reached = False  # some step of the current operation reached a server
-        self.in_step = False  # inside a step: nested driver calls run freely
         self.started = 0.0  # time.perf_counter() when its current step was sent
-        self.calling = False  # inside the driver call itself (not the bookkeeping)
-        self.waiting = False  # its statement waits for a row lock another process holds
         self.dirty = False  # its open transaction has written
-        self.epochs = (-1, -1)  # server epochs its connections belong to
 
     @property
     def busy(self) -> bool:
         return self.worker is not None
 
+    @property
+    def waiting(self) -> bool:
+        return self.state is State.WAITING
+
     def __repr__(self) -> str:
-        return f"Process({self.name}, op={self.op}, pending={self.pending})"
+        return f"Process({self.name}, {self.state.value}, op={self.op}, pending={self.pending})"

@@ -8,6 +8,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from cacherace.engine.engine import Scheduler
+from cacherace.errors import ClaimError
 from cacherace.explore.cell import Budget, CellResult, explore_strategy
 from cacherace.explore.machine import TIERS
 from cacherace.report.summary import describe_failure
@@ -17,7 +18,7 @@ from cacherace.strategies import Settings, Strategy
 from cacherace.strategies.registry import load_strategy
 
 
-class ClaimsBroken(AssertionError):
+class ClaimsBroken(ClaimError):
     """One or more claims broke; the message holds each diagram and replay command."""
 
     def __init__(self, results: Sequence[CellResult]) -> None:

@@ -32,6 +32,7 @@ from hypothesis import target
 from hypothesis.stateful import RuleBasedStateMachine, invariant, rule
 
 from cacherace.engine.engine import Scheduler
+from cacherace.errors import ClaimError
 from cacherace.explore.apply import apply
 from cacherace.explore.tiers import TIERS, is_fault, time_steps
 from cacherace.model.actions import (
@@ -62,7 +63,7 @@ __all__ = ["TIERS", "ClaimBroken", "Exploration", "broken_type", "machine_for"]
 _BOUNCES = {"bounce-cache": (CACHE_CRASH, CACHE_RESTART), "bounce-db": (DB_CRASH, DB_RESTART)}
 
 
-class ClaimBroken(AssertionError):
+class ClaimBroken(ClaimError):
     """A claim broke on an example. Carries everything a report and a trace need;
     its message is the sequence diagram, so a failing pytest test shows it."""
 

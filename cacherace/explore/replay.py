@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from cacherace.engine.engine import Scheduler
+from cacherace.errors import ReplayError
 from cacherace.explore import apply as schedule
 from cacherace.model.actions import Action, process_of
 from cacherace.model.history import Event, History
@@ -21,10 +22,6 @@ from cacherace.model.verdict import Verdict
 from cacherace.report.trace import Trace, settings_json
 from cacherace.servers import Backend
 from cacherace.strategies.registry import StrategyError, load_strategy_spec
-
-
-class ReplayError(ValueError):
-    """The trace cannot be replayed here (its strategy, claim or processes do not match)."""
 
 
 @dataclass(frozen=True)

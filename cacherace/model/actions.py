@@ -16,6 +16,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, fields
 from typing import Any, ClassVar
 
+from cacherace.errors import BadAction
+
 # -- fault names: one each, for actions and Fault events ------------------------------
 CLIENT_CRASH = "client-crash"
 FAIL_BEFORE = "fail-before"
@@ -34,10 +36,6 @@ ALIASES: dict[str, str] = {
     "crash-db": DB_CRASH,
     "restart-db": DB_RESTART,
 }
-
-
-class BadAction(ValueError):
-    """An action that cannot be read or applied (corrupt or mismatched trace)."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -6,6 +6,7 @@ import dataclasses
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from cacherace.errors import UnknownClaim
 from cacherace.model import History, Verdict
 
 Checker = Callable[[History], Verdict]
@@ -32,18 +33,6 @@ class Claim:
 
 
 CLAIMS: dict[str, Claim] = {}
-
-
-class UnknownClaim(KeyError, ValueError):
-    """A claim name nobody registered; the message lists the known names."""
-
-    def __init__(self, name: str) -> None:
-        known = ", ".join(sorted(CLAIMS)) or "none registered"
-        self.message = f"unknown claim {name!r}; known claims: {known}"
-        super().__init__(self.message)
-
-    def __str__(self) -> str:  # KeyError would repr() the message
-        return self.message
 
 
 def claim(
@@ -75,7 +64,7 @@ def get_claim(name: str) -> Claim:
     try:
         return CLAIMS[name]
     except KeyError:
-        raise UnknownClaim(name) from None
+        raise UnknownClaim(name, ", ".join(sorted(CLAIMS)) or "none registered") from None
 
 
 def check(name: str, history: History) -> Verdict:

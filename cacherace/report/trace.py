@@ -32,6 +32,7 @@ from pathlib import Path
 from typing import Any
 
 from cacherace import __version__
+from cacherace.errors import TraceError
 from cacherace.model import actions as act
 from cacherace.model.history import History, Step
 from cacherace.model.verdict import Status, Verdict
@@ -53,10 +54,6 @@ _REQUIRED: dict[str, type | tuple[type, ...]] = {
     "history": dict,
     "verdict": dict,
 }
-
-
-class TraceError(ValueError):
-    """A trace file that cannot be used; the message names the file, the problem, the fix."""
 
 
 @dataclass

@@ -14,22 +14,12 @@ import redis
 from redis.backoff import NoBackoff
 from redis.retry import Retry
 
+from cacherace.errors import BackendError, BackendUnavailable, CrashUnsupported  # noqa: F401
+
 if TYPE_CHECKING:
     import psycopg
 
 PERSISTENCE_PROFILES = ("none", "aof-everysec", "aof-always")
-
-
-class BackendError(Exception):
-    """A server could not be provided. The message names the cause and the fix."""
-
-
-class BackendUnavailable(BackendError):
-    """This provider cannot work on this machine (tests skip with the message)."""
-
-
-class CrashUnsupported(BackendError):
-    """Crash/restart asked of a server the suite does not own (given by URL)."""
 
 
 def check_persistence(persistence: str) -> None:

@@ -16,6 +16,7 @@ import sys
 import traceback
 from pathlib import Path
 
+from cacherace.errors import InvalidStrategy, StrategyError, StrategyNotFound
 from cacherace.strategies.base import Strategy
 from cacherace.strategies.cache_aside import CacheAside
 from cacherace.strategies.cache_aside_double_delete import CacheAsideDoubleDelete
@@ -44,18 +45,6 @@ CATALOG: dict[str, type[Strategy]] = {
 }
 
 _FORMS = "a catalog name, 'package.module:Class', or 'path/to/file.py:Class'"
-
-
-class StrategyError(ValueError):
-    """A strategy spec that cannot be turned into a strategy class."""
-
-
-class StrategyNotFound(StrategyError):
-    """The spec names nothing that exists."""
-
-
-class InvalidStrategy(StrategyError):
-    """The spec names something that is not a strategy class."""
 
 
 def load_strategy(spec: str) -> type[Strategy]:

@@ -10,7 +10,7 @@ from typing import Any, ClassVar
 import pytest
 
 from cacherace.engine.engine import Scheduler
-from cacherace.engine.process import Worker
+from cacherace.engine.runtime import Worker
 from cacherace.explore import apply as schedule
 from cacherace.model.history import Outcome
 from cacherace.strategies import Strategy

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from cacherace.engine.engine import Scheduler
+from cacherace.errors import SearchCapped
 from cacherace.explore.cell import Budget, explore, explore_strategy
 from cacherace.explore.tiers import TIERS, needed_faults
 from cacherace.properties import get_claim
@@ -40,11 +41,6 @@ class SeedRun:
     needed: list[str] = field(default_factory=list)
     seconds: float = 0.0  # the whole exploration, shrinking included
     why: str = ""  # when not found: capped, or the verdict and its reason
-
-
-class SearchCapped(BaseException):
-    """The search ran out of its wall-time cap before any example failed. A
-    BaseException so Hypothesis aborts at once instead of shrinking it."""
 
 
 class CappedScheduler(Scheduler):

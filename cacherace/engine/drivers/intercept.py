@@ -1,5 +1,5 @@
 """Driver interception: every redis-py and psycopg call made by a scheduled client
-or actor becomes a step the scheduler controls.
+or actor becomes a step the engine controls.
 
 The hooks are installed once, on the driver classes, so code that knows nothing of
 cacherace (the article's ``get_user``, a user's module, a third-party caching
@@ -27,14 +27,17 @@ from cacherace.engine.drivers.calls import (
     sql_call,
     sql_keyword_call,
 )
+from cacherace.engine.runtime import IN_CALL, IN_STEP, State
 
 _installed = False
+_DEAD = frozenset({State.CRASHED, State.BLOCKED})
 
 
 def _active() -> Any:
-    """The scheduled process running this code, or None when the call runs freely."""
+    """The scheduled process running this code, or None when the call runs freely
+    (on the hub, or inside a step: nested driver calls are part of it)."""
     p = getattr(getcurrent(), "process", None)
-    if p is None or p.in_step:
+    if p is None or p.state in IN_STEP:
         return None
     return p
 
@@ -64,9 +67,7 @@ def install() -> None:
         p = _active()
         if p is None:
             return redis_execute(self, *args, **options)
-        return p.scheduler.perform(
-            p, redis_call(args), lambda: redis_execute(self, *args, **options)
-        )
+        return p.engine.perform(p, redis_call(args), lambda: redis_execute(self, *args, **options))
 
     pipe_immediate = Pipeline.immediate_execute_command
 
@@ -74,9 +75,7 @@ def install() -> None:
         p = _active()
         if p is None:
             return pipe_immediate(self, *args, **options)
-        return p.scheduler.perform(
-            p, redis_call(args), lambda: pipe_immediate(self, *args, **options)
-        )
+        return p.engine.perform(p, redis_call(args), lambda: pipe_immediate(self, *args, **options))
 
     pipe_execute = Pipeline.execute
 
@@ -86,7 +85,7 @@ def install() -> None:
             return pipe_execute(self, raise_on_error)
         label = "MULTI" if (self.transaction or self.explicit_transaction) else "PIPELINE"
         call = redis_batch_call(label, [c[0] for c in self.command_stack])
-        return p.scheduler.perform(p, call, lambda: pipe_execute(self, raise_on_error))
+        return p.engine.perform(p, call, lambda: pipe_execute(self, raise_on_error))
 
     script_call = Script.__call__
 
@@ -96,13 +95,13 @@ def install() -> None:
         if p is None or isinstance(target, Pipeline):  # in a pipeline: part of its step
             return script_call(self, keys, args, client)
         call = redis_script_call(self.sha, list(keys or ()), list(args or ()))
-        return p.scheduler.perform(p, call, lambda: script_call(self, keys, args, client))
+        return p.engine.perform(p, call, lambda: script_call(self, keys, args, client))
 
     pipe_reset = Pipeline.reset
 
     def reset(self: Any) -> None:
         p = getattr(getcurrent(), "process", None)
-        if p is not None and (p.crashed or p.blocked is not None):
+        if p is not None and p.state in _DEAD:
             # A dead process unwinding out of ``with r.pipeline()``: reset would send
             # UNWATCH on its closed connection, reconnecting to do it. Closing the
             # connection already dropped the WATCH: send nothing.
@@ -124,7 +123,7 @@ def install() -> None:
             if p is None:
                 return original(self, query, params, *a, **kw)
             call = sql_call(_sql_text(query, self.connection), params)
-            return p.scheduler.perform(
+            return p.engine.perform(
                 p, call, lambda: original(self, query, params, *a, **kw), self.connection
             )
 
@@ -135,14 +134,14 @@ def install() -> None:
 
     # Every psycopg round trip goes through Connection.wait. Inside a scheduled call
     # it must not block the one thread all processes share on a row lock that a
-    # parked process holds: the scheduler waits for the reply cooperatively.
+    # parked process holds: the engine waits for the reply cooperatively.
     conn_wait = psycopg.Connection.wait
 
     def wait(self: Any, gen: Any, *args: Any, **kwargs: Any) -> Any:
         p = getattr(getcurrent(), "process", None)
-        if p is None or not p.calling or self is p.scheduler.admin_db:
+        if p is None or p.state not in IN_CALL or self is p.engine.servers.admin_db:
             return conn_wait(self, gen, *args, **kwargs)
-        return p.scheduler.wait_for_reply(p, self, gen)
+        return p.engine.locks.wait_for_reply(p, self, gen)
 
     psycopg.Connection.wait = wait  # type: ignore[method-assign]
 
@@ -153,7 +152,7 @@ def install() -> None:
             p = _active()
             if p is None:
                 return original(self, *a)
-            return p.scheduler.perform(
+            return p.engine.perform(
                 p, sql_keyword_call(keyword(*a)), lambda: original(self, *a), conn(self)
             )
 

@@ -1,0 +1,70 @@
+"""The end of a run: heal faults, run every in-flight operation to its end
+(clients in order, then actors), drain the actors, and record what cache and
+database hold as the ``EndState``."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from cacherace.errors import HarnessError
+from cacherace.model.history import Complete, EndState
+
+#: Bound on settle's passes over processes that wait for each other's locks.
+MAX_SETTLE_PASSES = 100
+#: Bound that keeps teardown finite on a strategy whose actors never run dry.
+MAX_DRAIN_ROUNDS = 100
+
+
+def settle(engine: Any) -> EndState:
+    settled, reason = True, ""
+    try:
+        engine.restart_cache()
+        engine.restart_db()
+        for _ in range(MAX_SETTLE_PASSES):
+            for name in engine.processes:
+                engine.run_to_end(name)
+            if not any(p.worker is not None for p in engine.processes.values()):
+                break
+        else:
+            waiting = [p.name for p in engine.processes.values() if p.waiting]
+            raise HarnessError(f"{', '.join(waiting)} still wait for locks nobody releases")
+        if engine.actors:
+            drain(engine)
+            # Delayed work (a double-delete's second delete) is due after the
+            # strategy's delay: let that much virtual time pass, then drain again.
+            engine.advance(engine.settings.delay)
+            drain(engine)
+    except HarnessError as exc:
+        settled, reason = False, str(exc)
+    return engine.recorder.event(EndState, settled=settled and engine.servers.cache_up
+                                 and engine.servers.db_up, **end_state(engine, reason))  # fmt: skip
+
+
+def end_state(engine: Any, reason: str) -> dict[str, Any]:
+    """What cache and database hold now, as the ``EndState`` fields."""
+    s, cls, settings = engine.servers, engine.strategy_cls, engine.settings
+    cache: dict[str, str | None] = {}
+    db: dict[str, str | None] = {}
+    expires: dict[str, float | None] = {}
+    if s.cache_up and s.db_up:
+        for k in engine.keys:
+            cache[k] = cls.peek_cache(s.admin_redis, settings, k)
+            if cache[k] is not None:
+                expires[k] = engine.deadlines.get(cls.cache_keys(settings, k)[0])
+        db = cls.peek_database(s.admin_db, settings, engine.keys)
+    else:
+        reason = reason or "a server did not come back"
+    return {"cache": cache, "db": dict(db), "reason": reason, "expires": expires}
+
+
+def drain(engine: Any) -> None:
+    """Run each actor until it reports no more work."""
+    for actor in engine.actors:
+        for _ in range(MAX_DRAIN_ROUNDS):
+            engine.start(actor, actor)
+            engine.run_to_end(actor)
+            done = engine.history.events[-1]
+            if not isinstance(done, Complete) or done.value in (None, "0", "False"):
+                break
+        else:
+            raise HarnessError(f"actor {actor} still had work after {MAX_DRAIN_ROUNDS} rounds")

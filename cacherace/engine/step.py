@@ -1,0 +1,116 @@
+"""One step: the driver call a process is parked at, run when the schedule says,
+recorded as a ``Step`` event, then shown to the observers.
+
+:meth:`Stepper.perform` is what the driver hooks call, inside the process's
+worker: it parks until scheduled, applies a driver-call fault if one is due,
+makes the call and records it. This is the hot path of every run: it is kept
+free of indirection (``cacherace bench --only step`` measures it).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from typing import Any
+
+import psycopg
+import redis
+from psycopg.pq import ExecStatus
+
+from cacherace.engine.drivers.calls import REDIS, Call, text
+from cacherace.engine.process import Process
+from cacherace.engine.runtime import State, park
+from cacherace.errors import ClientCrashed, StepBlocked
+from cacherace.model.actions import FAIL_AFTER, FAIL_BEFORE
+from cacherace.model.history import new_step
+
+#: Errors that mean a step did not return: a lock held from outside the run, or
+#: a server that accepts the call but never answers it.
+_BLOCKED = (redis.exceptions.TimeoutError, psycopg.errors.LockNotAvailable)
+
+#: Result statuses with rows: with ``nfields``, the test ``Cursor.description`` makes,
+#: without building its Column list (2 us a SQL step).
+_ROWS = frozenset(s for s in ExecStatus if s.name in ("TUPLES_OK", "SINGLE_TUPLE", "TUPLES_CHUNK"))
+
+
+def injected(target: str, when: str) -> Exception:
+    """The connection error a driver-call fault raises in the caller."""
+    msg = f"cacherace: injected connection failure ({when} the call reached the server)"
+    if target == REDIS:
+        return redis.exceptions.ConnectionError(msg)
+    return psycopg.OperationalError(msg)
+
+
+def result_text(target: str, result: Any) -> str:
+    if target == REDIS:
+        return text(result)
+    if isinstance(result, psycopg.Cursor):
+        res = result.pgresult
+        if res is None or not (res.nfields or res.status in _ROWS):
+            return text(result.statusmessage or "")
+        rows = result.fetchall()
+        result.scroll(0, mode="absolute")  # leave the rows for the caller to fetch
+        return text(rows)
+    return ""
+
+
+class Stepper:
+    __slots__ = ("locks", "observers", "recorder")
+
+    def __init__(self, recorder: Any, observers: Any, locks: Any) -> None:
+        self.recorder = recorder
+        self.observers = observers
+        self.locks = locks
+
+    def perform(self, p: Process, call: Call, run: Callable[[], Any], conn: Any = None) -> Any:
+        """Park until scheduled, then make the driver call and record it."""
+        # A process unwinding from its death (a ``finally``, a transaction block's
+        # exit) must not park again or run anything: its operation is over.
+        if p.state is State.BLOCKED:
+            raise StepBlocked(p.blocked)
+        if p.state is State.CRASHED:
+            raise ClientCrashed()
+        p.pending = call
+        p.state = State.PARKED
+        park(p)  # the hub resumes us when this step is scheduled
+        if p.state is State.CRASHED:
+            raise ClientCrashed()
+        p.pending = None
+        inject, p.inject = p.inject, None
+        record = self.recorder.record
+        if inject == FAIL_BEFORE:
+            p.state = State.RUNNING
+            error = injected(call.target, "before")
+            record(new_step, p.name, p.op, call.target, call.command, call.keys, "",
+                   str(error), inject)  # fmt: skip
+            raise error
+        p.reached = True
+        result: Any = None
+        failure: BaseException | None = None
+        p.started = time.perf_counter()
+        p.state = State.CALLING
+        try:
+            result = run()
+        except BaseException as exc:
+            failure = exc
+        if p.state is State.CALLING:
+            p.state = State.STEPPING
+        try:
+            step = record(
+                new_step, p.name, p.op, call.target, call.command, call.keys,
+                "" if failure else result_text(call.target, result),
+                None if failure is None else f"{type(failure).__name__}: {failure}", inject,
+            )  # fmt: skip
+            self.observers.after_step(p, call, result, failure, conn, step.index)
+        finally:
+            if p.state is State.STEPPING:
+                p.state = State.RUNNING
+        if failure is not None:
+            if isinstance(failure, _BLOCKED):
+                p.blocked = self.locks.blocked_message(p, call, failure)
+                p.state = State.BLOCKED
+                raise StepBlocked(p.blocked)
+            raise failure
+        if inject == FAIL_AFTER:
+            raise injected(call.target, "after")
+        return result
