@@ -23,3 +23,16 @@ if not os.environ.get("HYPOTHESIS_PROFILE") and not os.environ.get("CI"):
     settings.load_profile("dev")
 elif os.environ.get("HYPOTHESIS_PROFILE"):
     settings.load_profile(os.environ["HYPOTHESIS_PROFILE"])
+
+
+def pytest_collection_modifyitems(items: list) -> None:
+    """Mark every test that needs real servers (``-m "not servers and not slow"``
+    runs the pure ones alone: the model, the claims, the reports, the layout).
+    The command tests start theirs in subprocesses."""
+    import pytest
+
+    for item in items:
+        fixtures = set(getattr(item, "fixturenames", ()))
+        folder = item.path.parent.name
+        if {"cacherace_backend", "cacherace_servers"} & fixtures or folder in ("cli", "bench"):
+            item.add_marker(pytest.mark.servers)

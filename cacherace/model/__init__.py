@@ -1,4 +1,5 @@
-"""The pure model of cacherace: histories, virtual time, the database timeline, verdicts.
+"""The pure model of cacherace: histories, virtual time, the database timeline, verdicts,
+and the schedule's actions.
 
 Vocabulary (one meaning each, everywhere: code, docs, CLI, reports):
 
@@ -30,6 +31,22 @@ claim
     unknown, naming witness events when broken.
 trace
     A saved, replayable schedule (JSON) with the history it produced and the verdict.
+process
+    A client or an actor: what the engine schedules. Its state is one of idle,
+    running, parked (at a step), stepping, calling, waiting, crashed, blocked.
+tier
+    What a schedule may use: ``concurrency``; + ``time``; + ``faults`` (client
+    crash, driver-call failure, eviction); + ``crashes`` (cache or database
+    crash and restart). A verdict names the weakest tier that breaks the claim.
+scope
+    The bound of a systematic search: clients, operations per client, keys,
+    faults, preemptions.
+evidence
+    How a verdict was reached: exhaustive within a scope (complete or not), or
+    random with N examples.
+waiting
+    A process that cannot go on until another acts or time passes (a lock, a
+    sleep, a blocking command).
 
 Nothing in this package does I/O, starts threads or imports a driver.
 """
