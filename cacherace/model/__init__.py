@@ -29,6 +29,9 @@ history
 claim
     A property a strategy asserts, checked over a history; answers holds / broken /
     unknown, naming witness events when broken.
+waiting
+    A process that cannot go on until another acts or time passes (a lock held by
+    another process, a sleep, a blocking command); recorded as a ``Wait`` event.
 trace
     A saved, replayable schedule (JSON) with the history it produced and the verdict.
 process
@@ -63,6 +66,7 @@ from cacherace.model.history import (
     Outcome,
     Step,
     TimeAdvance,
+    Wait,
 )
 from cacherace.model.verdict import Status, Verdict
 from cacherace.model.vtime import Deadlines, VirtualClock
@@ -83,4 +87,5 @@ __all__ = [
     "TimeAdvance",
     "Verdict",
     "VirtualClock",
+    "Wait",
 ]

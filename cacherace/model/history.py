@@ -114,6 +114,29 @@ class DbChange:
 
 
 @dataclass(frozen=True, slots=True)
+class Wait:
+    """A process waited: for a lock or lease another process held (``on`` names the
+    holders, when known), or for something nobody could give it (``ended`` False: a
+    deadlock or livelock, recorded when the harness found that no process could go
+    on). ``since`` is the virtual time the wait began, ``time`` when it ended (or
+    was given up); ``bound`` the longest the wait may take in virtual seconds, from
+    the TTL of what it waited on plus one polling interval (None: no bound known);
+    ``what`` says on what, in words.
+    """
+
+    index: int
+    time: float
+    process: str
+    op: int | None
+    what: str
+    on: tuple[str, ...] = ()
+    since: float = 0.0
+    bound: float | None = None
+    ended: bool = True
+    kind: Literal["wait"] = "wait"
+
+
+@dataclass(frozen=True, slots=True)
 class EndState:
     """What cache and database hold once nothing is in flight and faults are healed.
 
@@ -133,7 +156,7 @@ class EndState:
     kind: Literal["end"] = "end"
 
 
-Event = Invoke | Complete | Step | Fault | TimeAdvance | DbChange | EndState
+Event = Invoke | Complete | Step | Fault | TimeAdvance | DbChange | Wait | EndState
 
 
 def _positional(cls: type) -> Callable[..., Any]:
@@ -165,6 +188,7 @@ _KINDS: dict[str, type] = {
     "fault": Fault,
     "time": TimeAdvance,
     "db": DbChange,
+    "wait": Wait,
     "end": EndState,
 }
 
@@ -267,7 +291,7 @@ class History:
 
 def _event_to_json(event: Event) -> dict[str, Any]:
     data = asdict(event)
-    for name in ("keys", "expired"):
+    for name in ("keys", "expired", "on"):
         if name in data:
             data[name] = list(data[name])
     return data
@@ -277,7 +301,7 @@ def _event_from_json(raw: dict[str, Any]) -> Event:
     try:
         cls = _KINDS[raw["kind"]]
         data = dict(raw)
-        for name in ("keys", "expired"):
+        for name in ("keys", "expired", "on"):
             if name in data:
                 data[name] = tuple(data[name])
         if cls is Complete:

@@ -4,8 +4,9 @@ Each claim answers holds / broken / unknown (a :class:`~cacherace.model.Verdict`
 when broken, the verdict names the witness events (the offending read first) and
 says what happened in one sentence. The built-in claims are ``fresh-after-ack``,
 ``ttl-bounded``, ``converges``, ``durable``, ``no-aborted-reads``,
-``read-your-writes``, ``monotonic-reads`` and ``available-without-cache``; each
-module's docstrings define them precisely, including how ``info`` outcomes count.
+``read-your-writes``, ``monotonic-reads``, ``available-without-cache``,
+``single-flight`` and ``bounded-wait``; each module's docstrings define them
+precisely, including how ``info`` outcomes count.
 
 Conventions all claims share: a read is an operation with ``f == "read"`` (its
 Complete's ``value`` is what it returned, None for nothing); a write has
@@ -73,7 +74,15 @@ with the offending read.
 '''
 
 # Importing the claim modules registers the built-in claims.
-from cacherace.properties import availability, end_state, freshness, sessions, staleness
+from cacherace.properties import (
+    availability,
+    bounded_wait,
+    end_state,
+    freshness,
+    sessions,
+    single_flight,
+    staleness,
+)
 from cacherace.properties.registry import (
     CLAIMS,
     Checker,
@@ -90,11 +99,13 @@ __all__ = [
     "Claim",
     "UnknownClaim",
     "availability",
+    "bounded_wait",
     "check",
     "claim",
     "end_state",
     "freshness",
     "get_claim",
     "sessions",
+    "single_flight",
     "staleness",
 ]

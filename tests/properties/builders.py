@@ -27,6 +27,7 @@ from cacherace.model import (
     Outcome,
     Step,
     TimeAdvance,
+    Wait,
 )
 
 
@@ -107,6 +108,22 @@ class H:
             keys=tuple(keys),
             injected=injected,
         )
+
+    def wait(
+        self,
+        process: str,
+        what: str,
+        *on: str,
+        since: float,
+        bound: float | None = None,
+        ended: bool = True,
+    ) -> int:
+        """A Wait event at ``now`` for ``process``'s operation in flight."""
+        inv = self._pending.get(process)
+        return self._add(
+            Wait, process=process, op=inv.op if inv else None, what=what, on=tuple(on),
+            since=since, bound=bound, ended=ended,
+        )  # fmt: skip
 
     def end(
         self,

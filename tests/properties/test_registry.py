@@ -16,6 +16,8 @@ BUILT_IN = {
     "read-your-writes": False,
     "monotonic-reads": False,
     "available-without-cache": False,
+    "single-flight": False,
+    "bounded-wait": False,
 }
 
 
