@@ -1,0 +1,164 @@
+"""Controlled time: inside a scheduled process, the clocks read virtual time and
+``time.sleep`` parks the process until the schedule wakes it.
+
+Code under test times things with ``time.time()`` (dogpile.cache stamps each value
+with it), ``time.monotonic()`` (redis-py's lock measures its blocking timeout with
+it), ``time.perf_counter()`` and ``datetime.now()``, and waits with
+``time.sleep()`` (redis-py's lock retries after ``sleep`` seconds). Left to the wall
+clock, those make a run slow and its outcome depend on timing. So the functions of
+the ``time`` module are replaced, once, by ones that ask the current greenlet: a
+scheduled process that is not inside a driver call gets virtual time; everybody
+else (the harness, the drivers' own socket timeouts, the test's thread) gets the
+real clock, at the cost of one attribute lookup.
+
+Virtual ``time.time()`` starts at :data:`EPOCH` rather than 0: libraries treat a
+timestamp of 0 as "never" (dogpile's ``createdtime > 0``).
+
+``datetime.datetime.now`` and ``utcnow`` are class methods of a C type and cannot
+be replaced in place; the ``datetime`` name in the ``datetime`` module is replaced
+by a subclass whose ``now``/``utcnow``/``today`` read the same clock (returning
+ordinary ``datetime`` objects), and so is every module-level ``datetime`` name
+that a module already imported holds. ``isinstance`` keeps working both ways.
+
+The harness keeps the real functions: :data:`real_time`, :data:`real_monotonic`,
+:data:`real_perf_counter`, :data:`real_sleep`.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import sys
+import time
+from typing import Any
+
+from greenlet import getcurrent
+
+#: Virtual ``time.time()`` at virtual time 0 (2023-11-14T22:13:20Z): a plausible
+#: wall-clock timestamp, the same in every run so traces replay.
+EPOCH = 1_700_000_000.0
+#: Virtual ``time.monotonic()`` / ``perf_counter()`` at virtual time 0.
+MONOTONIC_BASE = 1_000.0
+
+real_time = time.time
+real_time_ns = time.time_ns
+real_monotonic = time.monotonic
+real_monotonic_ns = time.monotonic_ns
+real_perf_counter = time.perf_counter
+real_perf_counter_ns = time.perf_counter_ns
+real_sleep = time.sleep
+real_datetime = _dt.datetime
+
+_installed = False
+
+
+def scheduled() -> Any:
+    """The scheduled process running this code outside a driver call, or None."""
+    p = getattr(getcurrent(), "process", None)
+    if p is None or p.in_step:
+        return None
+    return p
+
+
+def _virtual_time() -> float:
+    p = scheduled()
+    return real_time() if p is None else EPOCH + p.scheduler.clock.now
+
+
+def _virtual_time_ns() -> int:
+    p = scheduled()
+    return real_time_ns() if p is None else round((EPOCH + p.scheduler.clock.now) * 1e9)
+
+
+def _virtual_monotonic() -> float:
+    p = scheduled()
+    return real_monotonic() if p is None else MONOTONIC_BASE + p.scheduler.clock.now
+
+
+def _virtual_monotonic_ns() -> int:
+    p = scheduled()
+    if p is None:
+        return real_monotonic_ns()
+    return round((MONOTONIC_BASE + p.scheduler.clock.now) * 1e9)
+
+
+def _virtual_perf_counter() -> float:
+    p = scheduled()
+    return real_perf_counter() if p is None else MONOTONIC_BASE + p.scheduler.clock.now
+
+
+def _virtual_perf_counter_ns() -> int:
+    p = scheduled()
+    if p is None:
+        return real_perf_counter_ns()
+    return round((MONOTONIC_BASE + p.scheduler.clock.now) * 1e9)
+
+
+def _virtual_sleep(seconds: float) -> None:
+    p = scheduled()
+    if p is None:
+        real_sleep(seconds)
+        return
+    if seconds < 0:
+        raise ValueError("sleep length must be non-negative")
+    p.scheduler.sleep(p, float(seconds))
+
+
+class _DatetimeMeta(type):
+    def __instancecheck__(cls, obj: object) -> bool:
+        return isinstance(obj, real_datetime)
+
+    def __subclasscheck__(cls, sub: type) -> bool:
+        return issubclass(sub, real_datetime)
+
+
+class VirtualDatetime(real_datetime, metaclass=_DatetimeMeta):  # type: ignore[misc]
+    """``datetime.datetime`` whose ``now``, ``utcnow`` and ``today`` read virtual
+    time in a scheduled process. Its results are plain ``datetime`` objects."""
+
+    @classmethod
+    def now(cls, tz: _dt.tzinfo | None = None) -> Any:
+        p = scheduled()
+        if p is None:
+            return real_datetime.now(tz)
+        return real_datetime.fromtimestamp(EPOCH + p.scheduler.clock.now, tz)
+
+    @classmethod
+    def utcnow(cls) -> Any:
+        p = scheduled()
+        if p is None:
+            return real_datetime.now(_dt.UTC).replace(tzinfo=None)
+        stamp = EPOCH + p.scheduler.clock.now
+        return real_datetime.fromtimestamp(stamp, _dt.UTC).replace(tzinfo=None)
+
+    @classmethod
+    def today(cls) -> Any:
+        return cls.now()
+
+
+def _rebind_datetime() -> None:
+    """Point module-level ``datetime`` names that hold the real class at ours (what
+    ``from datetime import datetime`` bound before we were installed)."""
+    for module in list(sys.modules.values()):
+        namespace = getattr(module, "__dict__", None)
+        if not isinstance(namespace, dict) or module is _dt:
+            continue
+        for name, value in list(namespace.items()):
+            if value is real_datetime:
+                namespace[name] = VirtualDatetime
+
+
+def install() -> None:
+    """Replace the clocks and ``time.sleep`` (idempotent)."""
+    global _installed
+    if _installed:
+        return
+    _installed = True
+    time.time = _virtual_time
+    time.time_ns = _virtual_time_ns
+    time.monotonic = _virtual_monotonic
+    time.monotonic_ns = _virtual_monotonic_ns
+    time.perf_counter = _virtual_perf_counter
+    time.perf_counter_ns = _virtual_perf_counter_ns
+    time.sleep = _virtual_sleep
+    _dt.datetime = VirtualDatetime  # type: ignore[misc]
+    _rebind_datetime()
