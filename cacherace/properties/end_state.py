@@ -39,6 +39,8 @@ def converges(history: History) -> Verdict:
     value, without waiting for TTLs.
 
     No ``EndState``: unknown. ``EndState.settled`` False: unknown, with its reason.
+    No key cached at the end: unknown (a claim that observed no cached value does
+    not hold; an exploration holds once some example's end had one).
     Keys are checked in sorted order; the first mismatch is reported.
 
     Witness: the EndState index, then the last Redis step that touched the key (a
@@ -48,6 +50,10 @@ def converges(history: History) -> Verdict:
     end = _settled(CONVERGES, history)
     if isinstance(end, Verdict):
         return end
+    if all(v is None for v in end.cache.values()):
+        # Holding on nothing would be a false "holds" (a peek at a key the strategy
+        # never writes sees nothing, every time): say so instead.
+        return Verdict.unknown(CONVERGES, "nothing was cached at the end: nothing to compare")
     timeline = Timeline(history)
     for key in sorted(end.cache):
         cached, stored = end.cache[key], _db_value(end, timeline, key)

@@ -145,7 +145,11 @@ def test_a_correct_register_breaks_no_claim(
     for name in CLAIMS:
         v = check(name, reg.h.history)
         assert v.status is not Status.BROKEN, v
-    assert check("converges", reg.h.history).status is Status.HOLDS
+    end = reg.h.history.end_state()
+    # With nothing cached there is nothing to compare: converges answers unknown.
+    nothing = end is not None and all(v is None for v in end.cache.values())
+    expected = Status.UNKNOWN if nothing else Status.HOLDS
+    assert check("converges", reg.h.history).status is expected
     assert check("durable", reg.h.history).status is Status.HOLDS
 
 

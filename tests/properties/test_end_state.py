@@ -141,3 +141,14 @@ def test_durable_keys_written_but_not_listed_use_the_timeline() -> None:
     h2.write("c0", "k", "k.1", commit=False)
     h2.end({}, {})
     assert check("durable", h2.history).broken
+
+
+def test_converges_with_nothing_cached_is_unknown_not_holds() -> None:
+    h = H(initial={"k": "k.0"})
+    h.write("c0", "k", "k.1")
+    h.end({"k": None}, {"k": "k.1"})
+    v = check("converges", h.history)
+    assert v.status is Status.UNKNOWN and "nothing was cached" in v.reason
+    h2 = H(initial={"k": "k.0"})
+    h2.end({}, {"k": "k.0"})
+    assert check("converges", h2.history).status is Status.UNKNOWN

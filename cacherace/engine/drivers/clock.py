@@ -33,6 +33,8 @@ from typing import Any
 
 from greenlet import getcurrent
 
+from cacherace.engine.runtime import IN_STEP
+
 #: Virtual ``time.time()`` at virtual time 0 (2023-11-14T22:13:20Z): a plausible
 #: wall-clock timestamp, the same in every run so traces replay.
 EPOCH = 1_700_000_000.0
@@ -54,43 +56,43 @@ _installed = False
 def scheduled() -> Any:
     """The scheduled process running this code outside a driver call, or None."""
     p = getattr(getcurrent(), "process", None)
-    if p is None or p.in_step:
+    if p is None or p.state in IN_STEP:
         return None
     return p
 
 
 def _virtual_time() -> float:
     p = scheduled()
-    return real_time() if p is None else EPOCH + p.scheduler.clock.now
+    return real_time() if p is None else EPOCH + p.engine.clock.now
 
 
 def _virtual_time_ns() -> int:
     p = scheduled()
-    return real_time_ns() if p is None else round((EPOCH + p.scheduler.clock.now) * 1e9)
+    return real_time_ns() if p is None else round((EPOCH + p.engine.clock.now) * 1e9)
 
 
 def _virtual_monotonic() -> float:
     p = scheduled()
-    return real_monotonic() if p is None else MONOTONIC_BASE + p.scheduler.clock.now
+    return real_monotonic() if p is None else MONOTONIC_BASE + p.engine.clock.now
 
 
 def _virtual_monotonic_ns() -> int:
     p = scheduled()
     if p is None:
         return real_monotonic_ns()
-    return round((MONOTONIC_BASE + p.scheduler.clock.now) * 1e9)
+    return round((MONOTONIC_BASE + p.engine.clock.now) * 1e9)
 
 
 def _virtual_perf_counter() -> float:
     p = scheduled()
-    return real_perf_counter() if p is None else MONOTONIC_BASE + p.scheduler.clock.now
+    return real_perf_counter() if p is None else MONOTONIC_BASE + p.engine.clock.now
 
 
 def _virtual_perf_counter_ns() -> int:
     p = scheduled()
     if p is None:
         return real_perf_counter_ns()
-    return round((MONOTONIC_BASE + p.scheduler.clock.now) * 1e9)
+    return round((MONOTONIC_BASE + p.engine.clock.now) * 1e9)
 
 
 def _virtual_sleep(seconds: float) -> None:
@@ -100,7 +102,7 @@ def _virtual_sleep(seconds: float) -> None:
         return
     if seconds < 0:
         raise ValueError("sleep length must be non-negative")
-    p.scheduler.sleep(p, float(seconds))
+    p.engine.waiting.sleep(p, float(seconds))
 
 
 class _DatetimeMeta(type):
@@ -120,14 +122,14 @@ class VirtualDatetime(real_datetime, metaclass=_DatetimeMeta):  # type: ignore[m
         p = scheduled()
         if p is None:
             return real_datetime.now(tz)
-        return real_datetime.fromtimestamp(EPOCH + p.scheduler.clock.now, tz)
+        return real_datetime.fromtimestamp(EPOCH + p.engine.clock.now, tz)
 
     @classmethod
     def utcnow(cls) -> Any:
         p = scheduled()
         if p is None:
             return real_datetime.now(_dt.UTC).replace(tzinfo=None)
-        stamp = EPOCH + p.scheduler.clock.now
+        stamp = EPOCH + p.engine.clock.now
         return real_datetime.fromtimestamp(stamp, _dt.UTC).replace(tzinfo=None)
 
     @classmethod
@@ -140,7 +142,7 @@ def _rebind_datetime() -> None:
     ``from datetime import datetime`` bound before we were installed)."""
     for module in list(sys.modules.values()):
         namespace = getattr(module, "__dict__", None)
-        if not isinstance(namespace, dict) or module is _dt:
+        if not isinstance(namespace, dict) or module is _dt or namespace is globals():
             continue
         for name, value in list(namespace.items()):
             if value is real_datetime:

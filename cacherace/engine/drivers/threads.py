@@ -30,6 +30,8 @@ from typing import Any
 
 from greenlet import getcurrent
 
+from cacherace.engine.runtime import IN_STEP
+
 _real_allocate = _thread.allocate_lock
 _real_local = threading.local
 real_condition_wait = threading.Condition.wait
@@ -44,7 +46,7 @@ def _process() -> Any:
 def _waitable(p: Any) -> bool:
     # Inside a driver call (a pool's lock) nothing may park: those locks are never
     # held across a park, so they are free whenever asked for.
-    return p is not None and not p.in_step
+    return p is not None and p.state not in IN_STEP
 
 
 class CooperativeLock:
@@ -71,7 +73,7 @@ class CooperativeLock:
                 return bool(self._lock.acquire(True, timeout))
             what = f"a threading lock {holder.name} holds"
             limit = None if timeout is None or timeout < 0 else float(timeout)
-            if not p.scheduler.wait_until(p, self._free, what, (holder.name,), limit):
+            if not p.engine.waiting.wait_until(p, self._free, what, (holder.name,), limit):
                 return False
         self._owner = p
         return True
@@ -118,7 +120,7 @@ class CooperativeRLock:
 
     def acquire(self, blocking: bool = True, timeout: float = -1) -> bool:
         me = self._me()
-        if self._count and self._who is me:
+        if self._count and self._who == me:
             self._count += 1
             return True
         if not self._lock.acquire(blocking, timeout):
@@ -127,7 +129,7 @@ class CooperativeRLock:
         return True
 
     def release(self) -> None:
-        if not self._count or self._who is not self._me():
+        if not self._count or self._who != self._me():
             raise RuntimeError("cannot release un-acquired lock")
         self._count -= 1
         if not self._count:
@@ -144,7 +146,7 @@ class CooperativeRLock:
 
     # The interface threading.Condition uses to wait on an RLock.
     def _is_owned(self) -> bool:
-        return bool(self._count) and self._who is self._me()
+        return bool(self._count) and self._who == self._me()
 
     def _release_save(self) -> tuple[int, Any]:
         if not self._count:
@@ -179,7 +181,7 @@ def _condition_wait(self: threading.Condition, timeout: float | None = None) -> 
     got = False
     try:
         limit = None if timeout is None else max(0.0, float(timeout))
-        got = p.scheduler.wait_until(p, lambda: not waiter.locked(), "a notify", (), limit)
+        got = p.engine.waiting.wait_until(p, lambda: not waiter.locked(), "a notify", (), limit)
         return got
     finally:
         self._acquire_restore(saved)  # type: ignore[attr-defined]
