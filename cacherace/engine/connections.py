@@ -19,6 +19,7 @@ from typing import Any
 import psycopg
 from psycopg.pq import TransactionStatus
 
+from cacherace.engine.drivers.ownership import close_owned, owning
 from cacherace.engine.locks import LOCK_POLL_S, LOCK_TIMEOUT_S
 from cacherace.engine.process import Process
 from cacherace.engine.runtime import State, unwind
@@ -93,8 +94,7 @@ class Connections:
         if self.stale(p) or p.db.info.transaction_status != TransactionStatus.IDLE:
             self.connect(p)
         else:
-            p.strategy = self.strategy_cls(p.redis, p.db, self.settings)
-            p.dirty = False
+            self.build(p)
 
     def connect(self, p: Process) -> None:
         """Working connections and a fresh strategy object for ``p`` (a restarted
@@ -114,7 +114,16 @@ class Connections:
         if p.redis is None:
             p.redis = s.redis_server.client()
         p.epochs = s.epochs
-        p.strategy = self.strategy_cls(p.redis, p.db, self.settings)
+        self.build(p)
+
+    def build(self, p: Process) -> None:
+        """A fresh strategy object for ``p``: what the old one opened is closed, and
+        what the new one opens (a library's own clients) belongs to ``p``."""
+        for pid in close_owned(p):
+            self.await_backend_exit(pid)
+        p.incarnation += 1
+        with owning(p):
+            p.strategy = self.strategy_cls(p.redis, p.db, self.settings)
         p.dirty = False
 
     def disconnect(self, p: Process) -> None:
@@ -126,8 +135,9 @@ class Connections:
                 with contextlib.suppress(Exception):
                     conn.close()
         p.redis = p.db = p.strategy = None
-        if pid is not None:
-            self.await_backend_exit(pid)
+        pids = close_owned(p)  # a library's own clients and connections too
+        for backend in ([pid] if pid is not None else []) + pids:
+            self.await_backend_exit(backend)
 
     def await_backend_exit(self, pid: int) -> None:
         """The server ends a closed connection's backend (rolling back its
@@ -155,3 +165,4 @@ class Connections:
         p.inject = None
         p.blocked = None
         p.state = State.IDLE
+        p.pace.reset()

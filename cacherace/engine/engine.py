@@ -13,7 +13,7 @@ from typing import Any
 import psycopg
 
 from cacherace.engine.connections import Connections, Servers
-from cacherace.engine.drivers import intercept
+from cacherace.engine.drivers import clock, intercept, ownership, threads
 from cacherace.engine.locks import LockWaits
 from cacherace.engine.nemesis import Nemesis
 from cacherace.engine.observers import DbTimeline, ExpiryTracker, Observers
@@ -23,6 +23,7 @@ from cacherace.engine.recorder import Recorder, initial_values
 from cacherace.engine.runtime import State, Worker, resume
 from cacherace.engine.settle import settle
 from cacherace.engine.step import Stepper
+from cacherace.engine.waiting import Stuck, Waiting
 from cacherace.errors import HarnessError, StepBlocked
 from cacherace.model.actions import FAIL_AFTER, FAIL_BEFORE  # noqa: F401  (re-exported)
 from cacherace.model.history import EndState, History, Outcome, TimeAdvance, new_invoke
@@ -49,6 +50,8 @@ class Engine:
                  clients: int = 2, keys: Sequence[str] = ("k1",),
                  settings: Settings | None = None) -> None:  # fmt: skip
         intercept.install()
+        for driver in (clock, threads, ownership):
+            driver.install()
         self.strategy_cls = strategy_cls
         self.clock = VirtualClock()
         self.settings = replace(settings or Settings(), clock=self.clock)
@@ -68,8 +71,9 @@ class Engine:
         self.tracker = ExpiryTracker(self.deadlines, self.servers.admin_redis)
         self.timeline = DbTimeline(self.servers, self.recorder, strategy_cls, self.settings,
                                    self.keys)  # fmt: skip
+        self.waiting = Waiting(self)
         self.observers = Observers(self.servers, self.clock, self.locks, self.tracker,
-                                   self.timeline)  # fmt: skip
+                                   self.timeline, self.waiting)  # fmt: skip
         self.nemesis = Nemesis(self.servers, self.processes, self.recorder, self.connections,
                                self.observers, self._wake, strategy_cls, self.settings)  # fmt: skip
         # The hot path: the driver hooks call this bound method directly.
@@ -100,6 +104,7 @@ class Engine:
         self.strategy_cls.reset(self.servers.admin_db, self.settings, initial)
         self.clock.now = 0.0
         self.deadlines.clear()
+        self.waiting.begin()
         history = self.recorder.begin(initial, self.settings.ttl)
         self.timeline.begin(initial)
         for p in self.processes.values():
@@ -149,21 +154,40 @@ class Engine:
         if p.state is State.WAITING:  # asking the server again is all it can do
             self._switch(p)
             return p.state is not State.WAITING
+        if not self.waiting.can_step(p):  # a threading wait whose holder goes on
+            return False
         self._switch(p)
         return True
 
-    def run_to_end(self, name: str) -> None:
-        """Step ``name`` until its operation ends (or it waits for a lock)."""
+    def run_to_end(self, name: str, *, settling: bool = False) -> None:
+        """Step ``name`` until its operation ends. While it waits (a spin, a
+        threading lock), the others go on in turn until it can; when nobody can,
+        time jumps to the next moment somebody could. Still nobody: the run is
+        stuck, which ``settling`` raises as :class:`Stuck` and a ``finish`` leaves
+        for later. A statement waiting for a row lock returns at once, as it always
+        did: settle's passes over the processes let its holder go on."""
         p = self.processes[name]
+        w = self.waiting
         for _ in range(MAX_STEPS_PER_OP):
             if p.worker is None:
                 return
-            self._switch(p)
-            if p.state is State.WAITING:  # it cannot go on until the holder does
+            if w.can_go(p):
+                self._switch(p)
+                continue
+            if p.state is State.WAITING:
+                return
+            q = w.others(p)
+            if q is not None:
+                self._switch(q)
+            elif not (w.jump() or w.alone(p)):
+                if settling:
+                    raise Stuck(w.stuck())
                 return
         raise HarnessError(f"{name}'s {p.f} did not end within {MAX_STEPS_PER_OP} steps")
 
     def _switch(self, p: Process) -> None:
+        if p.pace.sleep_until is not None:
+            self.waiting.wake_sleeper(p)
         try:
             ended = resume(p)
         except StepBlocked as exc:
@@ -174,6 +198,7 @@ class Engine:
         if ended:
             p.worker = p.pending = None
             p.state = State.IDLE
+            self.waiting.ended(p)
         if self.locks.waiters and not self.locks.waking:  # a count: after every step
             self.locks.wake(self._switch)
 

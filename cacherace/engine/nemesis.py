@@ -115,8 +115,9 @@ class Nemesis:
         """The cache drops ``key`` (memory pressure): its cached entries vanish."""
         if not self.servers.cache_up:
             return False
-        names = self.strategy_cls.cache_keys(self.settings, key)
-        self.servers.admin_redis.delete(*names)
+        names = self.observers.waiting.evictable(key)
+        if names:
+            self.servers.admin_redis.delete(*names)
         for n in names:
             self.observers.tracker.deadlines.forget(n)
         self.recorder.event(Fault, fault=EVICT, key=key)

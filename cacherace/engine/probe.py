@@ -46,7 +46,9 @@ def _defines(cls: type, name: str) -> bool:
 
 
 def peeks_itself(cls: type) -> bool:
-    return _defines(cls, "peek_cache")
+    """Whether the end state is read with ``cls.peek_cache`` rather than probed:
+    it defines one, or it has no ``read`` to probe with."""
+    return _defines(cls, "peek_cache") or getattr(cls, "read", None) is Strategy.read
 
 
 def names_cache_keys(cls: type) -> bool:
@@ -72,7 +74,7 @@ def probe(engine: Any, key: str) -> tuple[str | None, str]:
         engine.start(name, "read", key)
         engine.run_to_end(name, settling=True)
         events = rec.history.events
-    except Exception as exc:  # noqa: BLE001 - any failure makes the end unknown
+    except Exception as exc:  # any failure makes the end unknown
         return None, f"the probe read of {key} failed: {exc}"
     finally:
         rec.history, rec.ops = saved, ops

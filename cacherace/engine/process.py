@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from cacherace.engine.runtime import State, Worker
+from cacherace.engine.waiting import Pace
 from cacherace.errors import ClientCrashed, StepBlocked  # noqa: F401  (re-exported)
 
 
@@ -18,9 +19,9 @@ class Process:
     """
 
     __slots__ = (
-        "actor", "blocked", "db", "dirty", "engine", "epochs", "f", "inject", "key",
-        "name", "op", "pending", "reached", "redis", "started", "state", "strategy",
-        "value", "worker",
+        "actor", "blocked", "db", "dirty", "engine", "epochs", "f", "incarnation", "inject",
+        "key", "name", "op", "owned", "pace", "pending", "reached", "redis", "started",
+        "state", "strategy", "value", "worker",
     )  # fmt: skip
 
     def __init__(self, name: str, engine: Any, actor: str | None = None) -> None:
@@ -45,6 +46,10 @@ class Process:
         self.reached = False  # some step of the current operation reached a server
         self.started = 0.0  # time.perf_counter() when its current step was sent
         self.dirty = False  # its open transaction has written
+        # -- waiting (sleeps, spins, threading waits) and what it opened itself
+        self.pace = Pace()
+        self.owned: list[Any] = []  # weak references to a library's own connections
+        self.incarnation = 0  # bumped with each new strategy object (its thread-locals)
 
     @property
     def busy(self) -> bool:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from cacherace.model.history import History
+from cacherace.model.history import Fault, History
 from cacherace.model.vtime import VirtualClock
 
 
@@ -17,12 +17,13 @@ def initial_values(keys: Sequence[str]) -> dict[str, str]:
 class Recorder:
     """Owns the run's :class:`History` and its operation numbers."""
 
-    __slots__ = ("clock", "history", "ops")
+    __slots__ = ("clock", "faults", "history", "ops")
 
     def __init__(self, clock: VirtualClock) -> None:
         self.clock = clock
         self.history = History()
         self.ops = 0
+        self.faults = 0  # Fault events so far: waiters learn that something changed
 
     def begin(self, initial: dict[str, str], ttl: float | None) -> History:
         self.history = History(initial=dict(initial), ttl=ttl)
@@ -34,6 +35,8 @@ class Recorder:
         return self.ops - 1
 
     def event(self, cls: type, **fields: Any) -> Any:
+        if cls is Fault:
+            self.faults += 1
         events = self.history.events
         e = cls(index=len(events), time=self.clock.now, **fields)
         events.append(e)

@@ -6,6 +6,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from cacherace.engine.probe import cache_keys, peeks_itself, probe
+from cacherace.engine.waiting import Stuck
 from cacherace.errors import HarnessError
 from cacherace.model.history import Complete, EndState
 
@@ -22,12 +24,11 @@ def settle(engine: Any) -> EndState:
         engine.restart_db()
         for _ in range(MAX_SETTLE_PASSES):
             for name in engine.processes:
-                engine.run_to_end(name)
+                engine.run_to_end(name, settling=True)
             if not any(p.worker is not None for p in engine.processes.values()):
                 break
         else:
-            waiting = [p.name for p in engine.processes.values() if p.waiting]
-            raise HarnessError(f"{', '.join(waiting)} still wait for locks nobody releases")
+            raise Stuck(engine.waiting.stuck())
         if engine.actors:
             drain(engine)
             # Delayed work (a double-delete's second delete) is due after the
@@ -36,8 +37,10 @@ def settle(engine: Any) -> EndState:
             drain(engine)
     except HarnessError as exc:
         settled, reason = False, str(exc)
-    return engine.recorder.event(EndState, settled=settled and engine.servers.cache_up
-                                 and engine.servers.db_up, **end_state(engine, reason))  # fmt: skip
+    fields = end_state(engine, reason)
+    return engine.recorder.event(EndState, settled=settled and not fields["reason"]
+                                 and engine.servers.cache_up and engine.servers.db_up,
+                                 **fields)  # fmt: skip
 
 
 def end_state(engine: Any, reason: str) -> dict[str, Any]:
@@ -47,10 +50,18 @@ def end_state(engine: Any, reason: str) -> dict[str, Any]:
     db: dict[str, str | None] = {}
     expires: dict[str, float | None] = {}
     if s.cache_up and s.db_up:
+        direct = peeks_itself(cls) or reason  # no probe reads on an unsettled run
         for k in engine.keys:
-            cache[k] = cls.peek_cache(s.admin_redis, settings, k)
-            if cache[k] is not None:
-                expires[k] = engine.deadlines.get(cls.cache_keys(settings, k)[0])
+            names = cache_keys(engine, k)
+            expires[k] = next((d for n in names if (d := engine.deadlines.get(n)) is not None),
+                              None)  # fmt: skip
+        for k in engine.keys:
+            if direct:
+                cache[k] = cls.peek_cache(s.admin_redis, settings, k)
+            else:
+                cache[k], why = probe(engine, k)
+                reason = reason or why
+        expires = {k: at for k, at in expires.items() if cache.get(k) is not None}
         db = cls.peek_database(s.admin_db, settings, engine.keys)
     else:
         reason = reason or "a server did not come back"

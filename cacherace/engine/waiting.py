@@ -34,12 +34,12 @@ from typing import Any
 
 from cacherace.engine.drivers.calls import REDIS, Call
 from cacherace.engine.runtime import State, park
-from cacherace.errors import ClientCrashed
+from cacherace.errors import ClientCrashed, HarnessError
 from cacherace.model.history import Step, Wait
 
 #: How many times a spinner may go on alone when nobody else can and no time jump
 #: would help (its loop may end on its own clock, as redis-py's blocking timeout).
-MAX_SPINS_ALONE = 1_000
+MAX_SPINS_ALONE = 100
 #: Polling interval assumed for a spinner that never slept.
 MIN_INTERVAL = 0.001
 
@@ -48,6 +48,12 @@ _READS = frozenset({"GET", "MGET", "EXISTS", "TTL", "PTTL", "TYPE", "STRLEN", "H
                     "HGETALL", "HMGET", "HEXISTS", "LRANGE", "LLEN", "LINDEX", "SMEMBERS",
                     "SISMEMBER", "SCARD", "ZRANGE", "ZSCORE", "ZCARD", "XRANGE", "XLEN",
                     "PING", "ECHO", "TIME", "DBSIZE", "KEYS", "SCAN"})  # fmt: skip
+
+
+class Stuck(HarnessError):
+    """No process can go on (a deadlock, a lock nobody can release): a finding of
+    the code under test, recorded as ``Wait`` events that did not end. Settle ends
+    unsettled with it as the reason; ``bounded-wait`` reports it as broken."""
 
 
 @dataclass(slots=True)
@@ -119,6 +125,7 @@ class Waiting:
 
     def begin(self) -> None:
         self.changed = 0
+        self.turn = 0
         self.writers.clear()
         self.written.clear()
 
@@ -249,9 +256,9 @@ class Waiting:
             return False  # a row lock: the lock waits resume it once released
         pace = p.pace
         w = pace.wait
-        if w is not None and w.ready is not None and not w.ready():
-            if w.deadline is None or self.engine.clock.now < w.deadline:
-                return False
+        timed_out = w is not None and w.deadline is not None and self.engine.clock.now >= w.deadline
+        if w is not None and w.ready is not None and not timed_out and not w.ready():
+            return False
         return pace.spin is None or pace.spin.seen != self.changes
 
     def can_step(self, p: Any) -> bool:
@@ -325,6 +332,6 @@ class Waiting:
                 "SELECT pg_blocking_pids(%s)", (q.db.info.backend_pid,)
             ).fetchone()
             on = tuple(pids[b] for b in (row[0] if row else ()) if b in pids)
-        except Exception:  # noqa: BLE001 - naming the holder is best effort
+        except Exception:  # naming the holder is best effort
             on = ()
         return WaitState("a row lock", on, self.engine.clock.now)

@@ -35,6 +35,10 @@ SERVER_SETTINGS = {
     "synchronous_commit": "on",  # off loses acknowledged commits on SIGKILL (measured)
     "full_page_writes": "off",  # torn pages need an OS crash, which we never cause
     "max_connections": "50",
+    # PostgreSQL breaks a deadlock after deadlock_timeout of wall time; a run's own
+    # processes deadlocking is found by the engine instead (a Wait that never ends),
+    # so detection never depends on how fast a run goes.
+    "deadlock_timeout": "1h",
     "shared_buffers": "16MB",
     "logging_collector": "off",
 }

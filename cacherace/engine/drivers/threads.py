@@ -25,6 +25,7 @@ a region or lock is created).
 from __future__ import annotations
 
 import _thread
+import contextlib
 import threading
 from typing import Any
 
@@ -186,10 +187,8 @@ def _condition_wait(self: threading.Condition, timeout: float | None = None) -> 
     finally:
         self._acquire_restore(saved)  # type: ignore[attr-defined]
         if not got:
-            try:
+            with contextlib.suppress(ValueError):
                 self._waiters.remove(waiter)  # type: ignore[attr-defined]
-            except ValueError:
-                pass
 
 
 class ProcessLocal:

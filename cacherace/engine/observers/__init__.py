@@ -17,18 +17,20 @@ _IDLE, _UNKNOWN = TransactionStatus.IDLE, TransactionStatus.UNKNOWN
 
 
 class Observers:
-    __slots__ = ("clock", "locks", "servers", "timeline", "tracker")
+    __slots__ = ("clock", "locks", "servers", "timeline", "tracker", "waiting")
 
     def __init__(self, servers: Any, clock: Any, locks: Any, tracker: ExpiryTracker,
-                 timeline: DbTimeline) -> None:  # fmt: skip
+                 timeline: DbTimeline, waiting: Any) -> None:  # fmt: skip
         self.servers = servers
         self.clock = clock
         self.locks = locks
         self.tracker = tracker
         self.timeline = timeline
+        self.waiting = waiting  # spins: a call repeated with nothing changed
 
     def after_step(self, p: Any, call: Call, result: Any, failure: BaseException | None,
                    conn: Any, index: int) -> None:  # fmt: skip
+        self.waiting.after_step(p, call, index)
         if call.target == REDIS:
             if self.servers.cache_up:
                 self.tracker.after(call, result, self.clock.now, failure is not None, p.started)
