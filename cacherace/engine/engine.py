@@ -72,6 +72,7 @@ class Engine:
         self.timeline = DbTimeline(self.servers, self.recorder, strategy_cls, self.settings,
                                    self.keys)  # fmt: skip
         self.waiting = Waiting(self)
+        self.uuids = 0  # identifiers handed to code under test (drivers/clock.py)
         self.observers = Observers(self.servers, self.clock, self.locks, self.tracker,
                                    self.timeline, self.waiting)  # fmt: skip
         self.nemesis = Nemesis(self.servers, self.processes, self.recorder, self.connections,
@@ -105,6 +106,7 @@ class Engine:
         self.clock.now = 0.0
         self.deadlines.clear()
         self.waiting.begin()
+        self.uuids = 0
         history = self.recorder.begin(initial, self.settings.ttl)
         self.timeline.begin(initial)
         for p in self.processes.values():

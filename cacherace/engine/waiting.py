@@ -39,7 +39,7 @@ from cacherace.model.history import Step, Wait
 
 #: How many times a spinner may go on alone when nobody else can and no time jump
 #: would help (its loop may end on its own clock, as redis-py's blocking timeout).
-MAX_SPINS_ALONE = 100
+MAX_SPINS_ALONE = 20
 #: Polling interval assumed for a spinner that never slept.
 MIN_INTERVAL = 0.001
 
@@ -317,7 +317,7 @@ class Waiting:
                 continue
             w = q.pace.wait or q.pace.spin or self._row_lock(q)
             if q.pace.spin is not None and q.pace.alone >= MAX_SPINS_ALONE:
-                w.what += f" (livelock: it spun {MAX_SPINS_ALONE} times alone)"
+                w.what += f" (tried {MAX_SPINS_ALONE} more times alone: nothing changed)"
             self._record(q, w, ended=False)
             whom = f" held by {', '.join(w.on)}" if w.on else ""
             parts.append(f"{q.name} waits for {w.what}{whom}")

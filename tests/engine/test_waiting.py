@@ -208,6 +208,5 @@ def test_a_crash_closes_the_clients_a_library_opened(make_scheduler: MakeSchedul
     # the server side: its connection is gone (a closed socket arrives a few round
     # trips later, so poll without sleeping)
     assert any(
-        all(c["name"] != "own-client" for c in s.admin_redis.client_list())
-        for _ in range(2_000)
+        all(c["name"] != "own-client" for c in s.admin_redis.client_list()) for _ in range(2_000)
     )

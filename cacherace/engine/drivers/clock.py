@@ -20,6 +20,11 @@ by a subclass whose ``now``/``utcnow``/``today`` read the same clock (returning
 ordinary ``datetime`` objects), and so is every module-level ``datetime`` name
 that a module already imported holds. ``isinstance`` keeps working both ways.
 
+Random identifiers are part of the same story: redis-py's lock token is a
+``uuid1()``, Flask-Caching's memoize version a ``uuid4()``. In a scheduled process
+both come from a counter the engine resets with each run, so a schedule replays
+the same history, command texts included.
+
 The harness keeps the real functions: :data:`real_time`, :data:`real_monotonic`,
 :data:`real_perf_counter`, :data:`real_sleep`.
 """
@@ -29,6 +34,7 @@ from __future__ import annotations
 import datetime as _dt
 import sys
 import time
+import uuid
 from typing import Any
 
 from greenlet import getcurrent
@@ -49,6 +55,8 @@ real_perf_counter = time.perf_counter
 real_perf_counter_ns = time.perf_counter_ns
 real_sleep = time.sleep
 real_datetime = _dt.datetime
+real_uuid1 = uuid.uuid1
+real_uuid4 = uuid.uuid4
 
 _installed = False
 
@@ -103,6 +111,22 @@ def _virtual_sleep(seconds: float) -> None:
     if seconds < 0:
         raise ValueError("sleep length must be non-negative")
     p.engine.waiting.sleep(p, float(seconds))
+
+
+def _next_uuid(p: Any, version: int) -> uuid.UUID:
+    engine = p.engine
+    engine.uuids += 1
+    return uuid.UUID(int=(0xC0DE << 64) | engine.uuids, version=version)
+
+
+def _virtual_uuid1(node: int | None = None, clock_seq: int | None = None) -> uuid.UUID:
+    p = scheduled()
+    return real_uuid1(node, clock_seq) if p is None else _next_uuid(p, 1)
+
+
+def _virtual_uuid4() -> uuid.UUID:
+    p = scheduled()
+    return real_uuid4() if p is None else _next_uuid(p, 4)
 
 
 class _DatetimeMeta(type):
@@ -162,5 +186,7 @@ def install() -> None:
     time.perf_counter = _virtual_perf_counter
     time.perf_counter_ns = _virtual_perf_counter_ns
     time.sleep = _virtual_sleep
+    uuid.uuid1 = _virtual_uuid1
+    uuid.uuid4 = _virtual_uuid4
     _dt.datetime = VirtualDatetime  # type: ignore[misc]
     _rebind_datetime()

@@ -149,6 +149,9 @@ class CooperativeRLock:
     def _is_owned(self) -> bool:
         return bool(self._count) and self._who == self._me()
 
+    def _recursion_count(self) -> int:
+        return self._count if self._who == self._me() else 0
+
     def _release_save(self) -> tuple[int, Any]:
         if not self._count:
             raise RuntimeError("cannot release un-acquired lock")

@@ -1,0 +1,141 @@
+"""The shortest schedules that break the recipes' claims, written out by hand.
+
+Each is what the README's "What real libraries show" table says in words. The
+traces under ``traces/`` were recorded from these (``python -m
+tests.contrib.schedules DIR`` writes them again); CI replays them.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Any, NamedTuple
+
+DOGPILE = "cacherace.contrib.dogpile"
+FLASK = "cacherace.contrib.flask_caching"
+
+
+def start(p: str, f: str, key: str = "k1", value: str | None = None) -> dict[str, Any]:
+    action = {"do": "start", "process": p, "f": f, "key": key}
+    return action if value is None else {**action, "value": value}
+
+
+def step(p: str, n: int = 1) -> list[dict[str, Any]]:
+    return [{"do": "step", "process": p}] * n
+
+
+def finish(p: str) -> dict[str, Any]:
+    return {"do": "finish", "process": p}
+
+
+class Finding(NamedTuple):
+    strategy: str
+    claim: str
+    tier: str
+    actions: list[dict[str, Any]]
+    words: str
+
+
+# dogpile: c0's get_or_create holds the lock and has read the row (GET, SET NX,
+# GET again, SELECT); c1's write commits and deletes; c0 stores what it read.
+_STALE_SET = [start("c0", "read"), *step("c0", 4), start("c1", "write", value="k1.1"),
+              finish("c1"), finish("c0")]  # fmt: skip
+
+FINDINGS: dict[str, Finding] = {
+    "dogpile-locked--converges": Finding(
+        f"{DOGPILE}:DogpileLocked",
+        "converges",
+        "concurrency",
+        _STALE_SET,
+        "the creator (holding the lock) reads the row, a write commits and deletes,"
+        " the creator stores the old value: the lock elects one creator, it does not"
+        " order it after writes",
+    ),
+    "dogpile-locked--fresh-after-ack": Finding(
+        f"{DOGPILE}:DogpileLocked",
+        "fresh-after-ack",
+        "concurrency",
+        [*_STALE_SET, start("c1", "read"), finish("c1")],
+        "the same stale set, then a read after the write was acknowledged returns the old value",
+    ),
+    "dogpile-locked--bounded-wait": Finding(
+        f"{DOGPILE}:DogpileLocked",
+        "bounded-wait",
+        "faults",
+        [
+            start("c0", "read"),
+            *step("c0", 2),
+            {"do": "client-crash", "process": "c0"},
+            start("c1", "read"),
+            finish("c1"),
+        ],
+        "the creator crashes holding the lock, which has no timeout: every other"
+        " reader of the key waits forever",
+    ),
+    "dogpile-lock-timeout--single-flight": Finding(
+        f"{DOGPILE}:DogpileLockTimeout",
+        "single-flight",
+        "time",
+        [
+            start("c0", "read"),
+            *step("c0", 4),
+            {"do": "advance", "seconds": 6.0},
+            start("c1", "read"),
+            finish("c1"),
+            finish("c0"),
+        ],
+        "the creator is slow (6 s) building the value, its 5 s lock expires, a second"
+        " reader takes the lock and reads the database too",
+    ),
+    "flask-caching-memoize--fresh-after-ack": Finding(
+        f"{FLASK}:FlaskCachingMemoize",
+        "fresh-after-ack",
+        "concurrency",
+        [start("c0", "read"), *step("c0", 3), start("c1", "read"), finish("c1"), finish("c0")],
+        "Flask-Caching #135: c0's GET misses, c1 fills the key, c0's EXISTS then finds"
+        " it and c0 returns None although the row exists (cache_none=True)",
+    ),
+    "flask-caching-memoize--converges": Finding(
+        f"{FLASK}:FlaskCachingMemoize",
+        "converges",
+        "concurrency",
+        [
+            start("c0", "read"),
+            *step("c0", 5),
+            start("c1", "write", value="k1.1"),
+            finish("c1"),
+            finish("c0"),
+        ],
+        "the stale set of cache-aside: c0 reads the row, c1's write commits and"
+        " delete_memoized deletes, c0 stores the old value",
+    ),
+}
+
+
+def record(directory: Path) -> None:
+    """Record every finding's trace into ``directory`` (real servers)."""
+    from cacherace.engine.engine import Scheduler
+    from cacherace.explore.replay import record_trace
+    from cacherace.report.trace import save
+    from cacherace.servers import open_backend
+    from cacherace.strategies.registry import load_strategy
+
+    backend = open_backend("auto")
+    try:
+        for name, f in FINDINGS.items():
+            cls = load_strategy(f.strategy)
+            s = Scheduler(cls, backend.redis(cls.persistence), backend.postgres(), clients=2)
+            try:
+                trace = record_trace(s, f.strategy, f.claim, f.actions, tier=f.tier)
+            finally:
+                s.close()
+            assert trace.verdict.broken, (name, trace.verdict)
+            path = save(trace, directory)
+            path.rename(directory / f"{name}.json")
+            print(name, "->", trace.verdict.reason)
+    finally:
+        backend.close()
+
+
+if __name__ == "__main__":
+    record(Path(sys.argv[1]))
