@@ -31,6 +31,7 @@ from cacherace.model.history import (
     Outcome,
     Step,
     TimeAdvance,
+    Wait,
 )
 from cacherace.model.verdict import Status, Verdict
 
@@ -375,6 +376,10 @@ def render(
             _fault_row(lay, row, e, prefix)
             if e.fault == "client-crash" and e.process:
                 alive.discard(e.process)
+        elif isinstance(e, Wait) and e.process in lay.x:
+            whom = f" (held by {', '.join(e.on)})" if e.on else ""
+            took = f"waited {e.time - e.since:g}s" if e.ended else "waits forever"
+            lay.note(row, e.process, f"⧗ {took}{whom}")
         elif isinstance(e, DbChange):
             how = "deleted" if e.value is None else f":= {e.value}"
             after = "" if e.step is not None else " (after recovery)"

@@ -24,8 +24,16 @@ Subclass :class:`Strategy` (or write any class with the same constructor and
   at. Transactions are fine: a statement that waits for a row lock a parked
   client holds waits without stalling the run, and completes right after the
   step that releases the lock.
-- Time: anything timed (a delayed delete, a lease's expiry) reads
-  ``settings.clock()``, never ``time.time()``; TTLs are given as ``ex=``.
+- Time: inside a scheduled operation ``time.time()``, ``time.monotonic()``,
+  ``time.perf_counter()`` and ``datetime.now()`` read virtual time (as does
+  ``settings.clock()``), and ``time.sleep(s)`` parks the client until the schedule
+  wakes it, virtual time then jumping ``s`` ahead: no wall time passes. Locks that
+  spin or block (redis-py's ``Lock``, ``threading.Lock``) let the others run while
+  they wait. TTLs are given as ``ex=``.
+- Libraries: a strategy may open its own clients (a library's region or pool,
+  with its own ``decode_responses``); they belong to the client that opened them,
+  and a client crash closes them. ``threading.local`` is per client. See
+  ``cacherace.contrib`` for recipes.
 - Background work: name the methods in ``actors``; each call does one bounded
   unit of work and returns how much it did (0 when idle).
 - Keys: cache entries live at ``settings.cache_key(key)``; keep any other Redis
@@ -46,9 +54,13 @@ the class hooks, so a strategy whose data is not the catalog's
   It must report exactly what ``read`` would return if the cache were empty.
 - ``peek_cache(redis, settings, key)``: the value a read would be served from
   the cache right now (None: a read would miss), decoding any envelope
-  (``version:value``, JSON, a hash) your cache entries use.
+  (``version:value``, JSON, a hash) your cache entries use. Optional: without
+  one, the settled cache is observed through your own ``read`` (a probe read
+  that touched no database was served from the cache; see
+  :mod:`cacherace.engine.probe` for the trade-off).
 - ``cache_keys(settings, key)``: the Redis keys holding that cached value, so an
-  eviction fault removes the right thing.
+  eviction fault removes the right thing. Optional: without one, an eviction
+  removes the Redis keys that operations on that key changed.
 
 The hooks run on the harness's own connections between steps, never inside a
 schedule, so they may use as many statements as they like.
