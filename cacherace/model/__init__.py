@@ -29,9 +29,6 @@ history
 claim
     A property a strategy asserts, checked over a history; answers holds / broken /
     unknown, naming witness events when broken.
-waiting
-    A process that cannot go on until another acts or time passes (a lock held by
-    another process, a sleep, a blocking command); recorded as a ``Wait`` event.
 trace
     A saved, replayable schedule (JSON) with the history it produced and the verdict.
 process
@@ -49,7 +46,8 @@ evidence
     random with N examples.
 waiting
     A process that cannot go on until another acts or time passes (a lock, a
-    sleep, a blocking command).
+    sleep, a blocking command); recorded as a ``Wait`` event when it ends, or
+    when nothing can end it.
 
 Nothing in this package does I/O, starts threads or imports a driver.
 """
