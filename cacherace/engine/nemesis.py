@@ -46,7 +46,7 @@ class Nemesis:
         if p.worker is None:
             return False
         self.recorder.event(Fault, fault=CLIENT_CRASH, process=name,
-                            detail=f"at {p.pending.command}" if p.pending else "")  # fmt: skip
+                            detail=f"at {p.pending.shown()}" if p.pending else "")  # fmt: skip
         self.connections.disconnect(p)  # the server sees them drop: its transaction rolls back
         self.connections.abandon(p)
         self.wake()  # its locks are gone
@@ -60,7 +60,7 @@ class Nemesis:
             return False
         p.inject = when
         self.recorder.event(Fault, fault=when, process=name,
-                            detail=p.pending.command if p.pending else "")  # fmt: skip
+                            detail=p.pending.shown() if p.pending else "")  # fmt: skip
         return True
 
     # -- servers ------------------------------------------------------------------------

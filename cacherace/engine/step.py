@@ -15,9 +15,8 @@ from typing import Any
 
 import psycopg
 import redis
-from psycopg.pq import ExecStatus
 
-from cacherace.engine.drivers.calls import REDIS, Call, text
+from cacherace.engine.drivers.calls import REDIS, Call, step_result
 from cacherace.engine.process import Process
 from cacherace.engine.runtime import State, park
 from cacherace.errors import ClientCrashed, StepBlocked
@@ -28,30 +27,12 @@ from cacherace.model.history import new_step
 #: a server that accepts the call but never answers it.
 _BLOCKED = (redis.exceptions.TimeoutError, psycopg.errors.LockNotAvailable)
 
-#: Result statuses with rows: with ``nfields``, the test ``Cursor.description`` makes,
-#: without building its Column list (2 us a SQL step).
-_ROWS = frozenset(s for s in ExecStatus if s.name in ("TUPLES_OK", "SINGLE_TUPLE", "TUPLES_CHUNK"))
-
-
 def injected(target: str, when: str) -> Exception:
     """The connection error a driver-call fault raises in the caller."""
     msg = f"cacherace: injected connection failure ({when} the call reached the server)"
     if target == REDIS:
         return redis.exceptions.ConnectionError(msg)
     return psycopg.OperationalError(msg)
-
-
-def result_text(target: str, result: Any) -> str:
-    if target == REDIS:
-        return text(result)
-    if isinstance(result, psycopg.Cursor):
-        res = result.pgresult
-        if res is None or not (res.nfields or res.status in _ROWS):
-            return text(result.statusmessage or "")
-        rows = result.fetchall()
-        result.scroll(0, mode="absolute")  # leave the rows for the caller to fetch
-        return text(rows)
-    return ""
 
 
 class Stepper:
@@ -82,7 +63,7 @@ class Stepper:
             p.state = State.RUNNING
             error = injected(call.target, "before")
             record(new_step, p.name, p.op, call.target, call.command, call.keys, "",
-                   str(error), inject)  # fmt: skip
+                   str(error), inject, call.args, None)  # fmt: skip
             raise error
         p.reached = True
         result: Any = None
@@ -96,10 +77,11 @@ class Stepper:
         if p.state is State.CALLING:
             p.state = State.STEPPING
         try:
+            shown, rows = ("", None) if failure else step_result(call.target, result)
             step = record(
-                new_step, p.name, p.op, call.target, call.command, call.keys,
-                "" if failure else result_text(call.target, result),
+                new_step, p.name, p.op, call.target, call.command, call.keys, shown,
                 None if failure is None else f"{type(failure).__name__}: {failure}", inject,
+                call.args, rows,
             )  # fmt: skip
             self.observers.after_step(p, call, result, failure, conn, step.index)
         finally:

@@ -13,13 +13,14 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from cacherace.engine.drivers.calls import v1_step
 from cacherace.engine.engine import Scheduler
 from cacherace.errors import ReplayError
 from cacherace.explore import apply as schedule
 from cacherace.model.actions import Action, process_of
-from cacherace.model.history import Event, History
+from cacherace.model.history import Event, History, Step
 from cacherace.model.verdict import Verdict
-from cacherace.report.trace import Trace, settings_json
+from cacherace.report.trace import VERSION, Trace, settings_json
 from cacherace.servers import Backend
 from cacherace.strategies.registry import StrategyError, load_strategy_spec
 
@@ -72,12 +73,16 @@ def _brief(e: Event) -> str:
     return f"{kind}({fields})"
 
 
-def first_difference(expected: History, actual: History) -> str | None:
+def first_difference(expected: History, actual: History, version: int = VERSION) -> str | None:
     """Where ``actual`` first departs from ``expected`` (None: the same history).
 
     Events are compared field by field, exactly, after masking server-chosen tokens
-    (stream IDs, PostgreSQL process and transaction numbers, ports).
+    (stream IDs, PostgreSQL process and transaction numbers, ports). ``version`` is
+    the trace format ``expected`` was saved in: the steps of a version-1 trace carry
+    no structure, so ``actual``'s steps are compared in the text version 1 built.
     """
+    if version < 2:
+        actual = History(actual.initial, actual.ttl, [_v1(e) for e in actual.events])
     if expected.initial != actual.initial:
         return f"initial database values differ: trace {expected.initial}, replay {actual.initial}"
     if expected.ttl != actual.ttl:
@@ -98,6 +103,10 @@ def first_difference(expected: History, actual: History) -> str | None:
     if m > n:
         return f"the replay has {m - n} more events than the trace, from:\n  {_brief(actual[n])}"
     return None
+
+
+def _v1(e: Event) -> Event:
+    return v1_step(e) if isinstance(e, Step) else e
 
 
 def same_verdict(expected: Verdict, actual: Verdict) -> bool:
@@ -158,7 +167,7 @@ def replay_trace(trace: Trace, backend: Backend) -> ReplayResult:
     finally:
         s.close()
     verdict = check(trace.claim, history)
-    diff = first_difference(trace.history, history)
+    diff = first_difference(trace.history, history, trace.version)
     return ReplayResult(
         history=history,
         verdict=verdict,

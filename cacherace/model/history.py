@@ -57,6 +57,16 @@ class Step:
 
     ``injected`` names a driver-call fault applied to this step (``fail-before`` /
     ``fail-after``); ``error`` is what the caller saw, if it raised.
+
+    Structure, kept as data for reports to render (None: not recorded, as in traces
+    of format version 1, whose ``command`` packs SQL parameters in and whose
+    ``result`` holds rows as text):
+
+    - ``command``: the SQL statement alone, or the Redis command line as text;
+    - ``args``: the SQL statement's parameters, or the Redis command's arguments
+      (after its name; a pipeline's: each command's text), each as text;
+    - ``rows``: the rows a SQL statement returned (``result`` then holds the
+      server's status text, such as ``SELECT 1``); None when it returned none.
     """
 
     index: int
@@ -69,6 +79,8 @@ class Step:
     result: str = ""
     error: str | None = None
     injected: str | None = None
+    args: tuple[str, ...] | None = None
+    rows: tuple[tuple[Any, ...], ...] | None = None
     kind: Literal["step"] = "step"
 
 
@@ -291,9 +303,11 @@ class History:
 
 def _event_to_json(event: Event) -> dict[str, Any]:
     data = asdict(event)
-    for name in ("keys", "expired", "on"):
-        if name in data:
+    for name in ("keys", "expired", "on", "args"):
+        if data.get(name) is not None:
             data[name] = list(data[name])
+    if data.get("rows") is not None:
+        data["rows"] = [list(row) for row in data["rows"]]
     return data
 
 
@@ -301,9 +315,11 @@ def _event_from_json(raw: dict[str, Any]) -> Event:
     try:
         cls = _KINDS[raw["kind"]]
         data = dict(raw)
-        for name in ("keys", "expired", "on"):
-            if name in data:
+        for name in ("keys", "expired", "on", "args"):
+            if data.get(name) is not None:
                 data[name] = tuple(data[name])
+        if data.get("rows") is not None:
+            data["rows"] = tuple(tuple(row) for row in data["rows"])
         if cls is Complete:
             data["type"] = Outcome(data["type"])
         return cls(**data)

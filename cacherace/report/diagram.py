@@ -16,8 +16,7 @@ broken verdict names are flagged: the offending one ``◀ BROKEN``, the others
 
 from __future__ import annotations
 
-import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 
 from cacherace.engine.drivers.calls import POSTGRES, REDIS
 from cacherace.model.history import (
@@ -34,6 +33,9 @@ from cacherace.model.history import (
     Wait,
 )
 from cacherace.model.verdict import Status, Verdict
+from cacherace.report.steps import describe, fit, short_sql, strip_prefix
+
+__all__ = ["describe_step", "render", "render_summary", "short_sql"]
 
 REDIS_WIDTH = 30
 PG_WIDTH = 34
@@ -47,140 +49,24 @@ WITNESS_MARK = "◀ witness"
 _RED, _YELLOW, _DIM, _BOLD, _RESET = "\x1b[31m", "\x1b[33m", "\x1b[2m", "\x1b[1m", "\x1b[0m"
 
 
-# -- shortening commands and results --------------------------------------------------
+# -- steps ------------------------------------------------------------------------
+def describe_step(
+    step: Step, prefix: str | None = "cr:", limit: int | None = None,
+    names: Mapping[str, str] = {},
+) -> str:  # fmt: skip
+    """A step's text as the diagram shows it: command, then → result or ✗ error.
+
+    With ``limit``, whole words are left out of the middle so the command's name
+    and key and the outcome stay visible.
+    """
+    st = describe(step, prefix, names)
+    return st.full() if limit is None else fit(st, limit)
+
+
 def _clip(s: str, limit: int) -> str:
     if limit <= 0:
         return ""
     return s if len(s) <= limit else s[: limit - 1] + "…"
-
-
-def _strip_prefix(s: str, prefix: str | None) -> str:
-    if not prefix:
-        return s
-    # Only at the start of a token, so a value that merely contains the prefix stays.
-    return re.sub(rf"(?<![\w:]){re.escape(prefix)}", "", s)
-
-
-def _split_params(s: str) -> list[str]:
-    """Split ``a, [b, c], d`` at top-level commas (parameters may be lists)."""
-    out: list[str] = []
-    cur: list[str] = []
-    depth = 0
-    for i, ch in enumerate(s):
-        if ch in "[({":
-            depth += 1
-        elif ch in "])}":
-            depth -= 1
-        if depth == 0 and ch == "," and s[i + 1 : i + 2] == " ":
-            out.append("".join(cur))
-            cur = []
-            continue
-        cur.append(ch)
-    out.append("".join(cur).strip())
-    return [p.strip() for p in out]
-
-
-def _sql_parts(command: str) -> tuple[str, list[str] | None]:
-    """The query and its parameters, from the ``QUERY [p1, p2]`` text calls.py records."""
-    last = command.rfind("%")
-    if last >= 0 and command.endswith("]"):
-        at = command.find(" [", last)
-        if at >= 0:
-            return command[:at], _split_params(command[at + 2 : -1])
-    return command, None
-
-
-def _literal(p: str) -> str:
-    return p if re.fullmatch(r"-?\d+(\.\d+)?|None|\[.*\]", p) else f"'{p}'"
-
-
-def _bind(query: str, params: list[str] | None) -> str:
-    """Put the parameters where their placeholders are (when they line up)."""
-    holders = re.findall(r"%\(\w+\)s|%s", query)
-    if not params or len(holders) != len(params):
-        return query
-    it = iter(params)
-    return re.sub(r"%\(\w+\)s|%s", lambda _: _literal(next(it)), query)
-
-
-_TABLE = r"\S+(?:\s+AS\s+\w+)?"
-_KEY = r"(?:\w+\.)?key\s*=\s*'([^']*)'"
-_SQL_RULES: list[tuple[re.Pattern[str], str]] = [
-    (re.compile(rf"^SELECT value FROM {_TABLE} WHERE {_KEY}", re.I), r"SELECT \1"),
-    (re.compile(rf"^SELECT (.+?) FROM {_TABLE} WHERE {_KEY}", re.I), r"SELECT \1 OF \2"),
-    (
-        re.compile(
-            rf"^INSERT INTO {_TABLE} \(key, value[^)]*\) VALUES \('([^']*)', '([^']*)'.*"
-            r"ON CONFLICT",
-            re.I,
-        ),
-        r"UPSERT \1 := '\2'",
-    ),
-    (
-        re.compile(
-            rf"^INSERT INTO {_TABLE} \(key, value[^)]*\) VALUES \('([^']*)', '([^']*)'", re.I
-        ),
-        r"INSERT \1 := '\2'",
-    ),
-    (re.compile(r"^INSERT INTO .*ON CONFLICT.*", re.I), "UPSERT …"),
-    (
-        re.compile(rf"^UPDATE {_TABLE} SET (?:\w+\.)?value\s*=\s*('[^']*').* WHERE {_KEY}", re.I),
-        r"UPDATE \2 := \1",
-    ),
-    (re.compile(rf"^DELETE FROM {_TABLE} WHERE {_KEY}", re.I), r"DELETE \1"),
-]
-
-
-def short_sql(command: str) -> str:
-    """``UPDATE cacherace_items SET value = %s WHERE key = %s [k1.1, k1]``
-    becomes ``UPDATE k1 := 'k1.1'``."""
-    query, params = _sql_parts(command)
-    bound = _bind(query, params)
-    for pattern, replacement in _SQL_RULES:
-        m = pattern.match(bound)
-        if m:
-            return m.expand(replacement)
-    # Unknown shape: keep it, without the table's name and alias as noise.
-    bound = re.sub(r"\b(FROM|INTO|UPDATE)\s+\S+\s+AS\s+\w+", r"\1 …", bound, flags=re.I)
-    return bound
-
-
-def short_redis(command: str, prefix: str | None) -> str:
-    return _strip_prefix(command, prefix)
-
-
-def short_result(step: Step, prefix: str | None) -> str:
-    r = step.result
-    if step.target == REDIS:
-        return {"None": "nil", "True": "OK", "False": "false"}.get(r, _strip_prefix(r, prefix))
-    if r == "[]":
-        return "no row"
-    one = re.fullmatch(r"\[\((.*?),?\)\]", r)  # one row: [('k1.0',)] -> k1.0
-    if one:
-        return ", ".join(v.strip("'\"") for v in _split_params(one.group(1)))
-    return r
-
-
-def describe_step(step: Step, prefix: str | None = "cr:", limit: int | None = None) -> str:
-    """A step's text as the diagram shows it: command, then → result or ✗ error.
-
-    With ``limit``, the command is clipped first so the outcome stays visible.
-    """
-    cmd = short_redis(step.command, prefix) if step.target == REDIS else short_sql(step.command)
-    head = ""
-    if step.injected == "fail-before":
-        head, tail = "✗ ", f" (lost before reaching {step.target})"
-    elif step.error and step.injected is None:
-        tail = " ✗ " + step.error.replace("cacherace: ", "")
-    else:
-        res = short_result(step, prefix)
-        tail = f" → {res}" if res else ""
-        if step.injected == "fail-after":
-            tail += " ✗ reply lost"
-    if limit is not None and len(head) + len(cmd) + len(tail) > limit:
-        tail = _clip(tail, max(limit // 2, limit - len(head) - len(cmd)))
-        cmd = _clip(cmd, limit - len(head) - len(tail))
-    return head + cmd + tail
 
 
 # -- layout -----------------------------------------------------------------------
@@ -190,7 +76,9 @@ def _process_order(events: Iterable[Event]) -> list[str]:
         name = getattr(e, "process", None)
         if name:
             seen.setdefault(name)
-    clients = sorted((p for p in seen if re.fullmatch(r"c\d+", p)), key=lambda p: int(p[1:]))
+    clients = sorted(
+        (p for p in seen if p[:1] == "c" and p[1:].isdigit()), key=lambda p: int(p[1:])
+    )
     return clients + [p for p in seen if p not in clients]
 
 
@@ -226,7 +114,8 @@ class _Layout:
         x = self.x[p]
         self.put(row, x, text, max(self.wp - 1, self.free_from(row, x + 1) + 1))
 
-    def arrow(self, row: list[str], p: str, target: str, step: Step, prefix: str | None) -> None:
+    def arrow(self, row: list[str], p: str, target: str, step: Step, prefix: str | None,
+              names: Mapping[str, str]) -> None:  # fmt: skip
         start, end = self.x[p], self.x[target]
         row[start] = "├"
         for i in range(start + 1, end - 1):
@@ -236,7 +125,7 @@ class _Layout:
         if target == REDIS:
             # A Redis step's text may run on into the postgres column when that is empty.
             limit += PG_WIDTH
-        self.put(row, end + 1, describe_step(step, prefix, limit - 1), limit - 1)
+        self.put(row, end + 1, describe_step(step, prefix, limit - 1, names), limit - 1)
 
     def rule(self, text: str, char: str = "─") -> list[str]:
         """A row across every column (time advances, the end state)."""
@@ -293,7 +182,7 @@ def _fault_row(lay: _Layout, row: list[str], e: Fault, prefix: str | None) -> No
     if e.fault == "evict":
         text = f"✗ evict {e.key}"
     if e.detail:
-        text += f" ({_strip_prefix(e.detail, prefix)})"
+        text += f" ({strip_prefix(e.detail, prefix)})"
     lay.put(row, lay.x[target], text, REDIS_WIDTH + PG_WIDTH if target == REDIS else PG_WIDTH)
 
 
@@ -322,8 +211,11 @@ def render(
     *,
     color: bool = False,
     prefix: str | None = "cr:",
+    scripts: Mapping[str, str] | None = None,
 ) -> str:
     """The sequence diagram of ``history``; ``verdict``'s witness events are marked.
+
+    ``scripts`` names Lua scripts by SHA1 (see :func:`~cacherace.report.steps.script_names`).
 
     ``prefix`` is the strategy's cache key prefix, left out of Redis keys to cut
     noise. ``color`` adds ANSI colours (red for the offending event, yellow for
@@ -333,6 +225,7 @@ def render(
     lay = _Layout(processes, _labels(history))
     witness = verdict.witness if verdict is not None and verdict.broken else ()
     first = witness[0] if witness else None
+    names = scripts or {}
 
     lines: list[str] = []
     header = [" "] * lay.width
@@ -355,7 +248,7 @@ def render(
                 lines.append(_line(e.index, row, mark if hit else "", color, lay))
             continue
         if isinstance(e, TimeAdvance):
-            expired = ", ".join(_strip_prefix(k, prefix) for k in e.expired)
+            expired = ", ".join(strip_prefix(k, prefix) for k in e.expired)
             text = f"t={e.time:g}s (+{e.delta:g}s" + (f"; expired: {expired})" if expired else ")")
             lines.append(_line(e.index, lay.rule(text), mark, color, lay, dim=not mark))
             continue
@@ -369,9 +262,9 @@ def render(
             alive.discard(e.process)
         elif isinstance(e, Step):
             if e.process not in lay.x:  # a harness call outside any process
-                lay.put(row, lay.x[e.target], describe_step(e, prefix, PG_WIDTH), PG_WIDTH)
+                lay.put(row, lay.x[e.target], describe_step(e, prefix, PG_WIDTH, names), PG_WIDTH)
             else:
-                lay.arrow(row, e.process, e.target, e, prefix)
+                lay.arrow(row, e.process, e.target, e, prefix, names)
         elif isinstance(e, Fault):
             _fault_row(lay, row, e, prefix)
             if e.fault == "client-crash" and e.process:

@@ -17,14 +17,26 @@ e-mail attachment or a file on disk. Every text from a result is escaped.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable, Mapping, Sequence
 from html import escape
 from typing import Any
 
+from cacherace.report.trace import dashed
+
 CellResult = Mapping[str, Any]
 
-_ANSI = re.compile(r"\x1b\[[0-9;]*m")
+
+def plain(text: str) -> str:
+    """``text`` without ANSI colour codes (``ESC [ ... m``)."""
+    out, at = [], 0
+    while (hit := text.find("\x1b[", at)) >= 0:
+        end = text.find("m", hit)
+        if end < 0:
+            break
+        out.append(text[at:hit])
+        at = end + 1
+    return "".join(out) + text[at:]
+
 
 _CSS = """
 body { font: 14px/1.45 system-ui, sans-serif; margin: 2em; color: #1d1d1f; }
@@ -51,7 +63,7 @@ def _text(value: Any) -> str:
 def anchor(result: CellResult) -> str:
     """The id of a broken cell's section (letters, digits and dashes only)."""
     raw = f"{result.get('strategy', '')}--{result.get('claim', '')}"
-    return "cell-" + re.sub(r"[^A-Za-z0-9_-]+", "-", raw).strip("-")
+    return "cell-" + dashed(raw).strip("-")
 
 
 def _ordered(values: Iterable[str]) -> list[str]:
@@ -120,7 +132,7 @@ def _broken_section(result: CellResult) -> str:
             f"<p>trace <code>{trace}</code>; replay: <code>cacherace replay {trace}</code></p>"
         )
     if result.get("diagram"):
-        lines.append(f"<pre>{_text(_ANSI.sub('', str(result['diagram'])))}</pre>")
+        lines.append(f"<pre>{_text(plain(str(result['diagram'])))}</pre>")
     lines.append("</section>")
     return "\n".join(lines)
 

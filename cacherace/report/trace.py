@@ -3,7 +3,7 @@
 The file is JSON with a format name and a version, so a trace from another tool or
 a newer cacherace is refused with a message instead of being misread::
 
-    {"format": "cacherace-trace", "version": 1,
+    {"format": "cacherace-trace", "version": 2,
      "strategy": "cache-aside", "claim": "converges", "tier": "concurrency",
      "settings": {"ttl": 300, "prefix": "cr:", "delay": 1.0},
      "clients": 2, "keys": ["k1"], "persistence": "none",
@@ -15,6 +15,9 @@ a newer cacherace is refused with a message instead of being misread::
 ``schedule`` is a list of actions (:mod:`cacherace.model.actions`), each as its JSON
 object; names older traces used (``crash-cache``) are read as aliases and written
 back under the one name (``cache-crash``).
+Version 2 steps keep SQL parameters, Redis arguments and result rows as data
+(:class:`~cacherace.model.history.Step`); version 1 traces still load, their steps
+as text alone.
 Files are written one action and one event per line, so traces kept in git diff well.
 """
 
@@ -23,7 +26,6 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import re
 import tempfile
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -39,7 +41,9 @@ from cacherace.model.verdict import Status, Verdict
 from cacherace.strategies.base import Settings
 
 FORMAT = "cacherace-trace"
-VERSION = 1
+VERSION = 2
+#: Versions this cacherace reads (1: steps without structure).
+READABLE = (1, 2)
 DEFAULT_DIR = "cacherace-traces"
 
 _SETTINGS_FIELDS = ("ttl", "prefix", "delay")
@@ -158,8 +162,20 @@ def verdict_from_json(data: Mapping[str, Any]) -> Verdict:
 
 def _slug(text: str) -> str:
     """A file-name-safe form of a strategy spec (``pkg/mod.py:Cls`` -> ``mod-Cls``)."""
-    tail = re.split(r"[/\\]", text)[-1].replace(".py:", ":")
-    return re.sub(r"[^A-Za-z0-9_.-]+", "-", tail).strip("-.")[:60] or "trace"
+    tail = text.replace("\\", "/").rsplit("/", 1)[-1].replace(".py:", ":")
+    return dashed(tail, "_.-").strip("-.")[:60] or "trace"
+
+
+def dashed(text: str, keep: str = "_-") -> str:
+    """``text`` with each run of characters other than ASCII letters, digits and
+    ``keep`` replaced by one dash."""
+    out: list[str] = []
+    for ch in text:
+        if (ch.isascii() and ch.isalnum()) or ch in keep:
+            out.append(ch)
+        elif not out or out[-1] != "-":
+            out.append("-")
+    return "".join(out)
 
 
 # -- writing --------------------------------------------------------------------------
@@ -260,7 +276,7 @@ def from_json(data: Any, source: str = "<trace>") -> Trace:
             "pass a file saved by `cacherace verify` (under cacherace-traces/)"
         )
     version = data.get("version")
-    if version != VERSION:
+    if version not in READABLE or isinstance(version, bool):
         newer = isinstance(version, int) and version > VERSION
         fix = (
             "upgrade cacherace to read it"
@@ -269,7 +285,7 @@ def from_json(data: Any, source: str = "<trace>") -> Trace:
         )
         raise TraceError(
             f"{source}: trace format version {version!r}, but cacherace {__version__} reads "
-            f"version {VERSION}; {fix}"
+            f"versions {', '.join(map(str, READABLE))}; {fix}"
         )
     remake = _REMAKE.format(strategy=data.get("strategy", "NAME"), claim=data.get("claim", "CLAIM"))
     for name, kind in _REQUIRED.items():
@@ -306,6 +322,7 @@ def from_json(data: Any, source: str = "<trace>") -> Trace:
         tier=None if tier is None else str(tier),
         cacherace_version=str(data.get("cacherace_version", "")),
         created=str(data.get("created", "")),
+        version=version,
     )
 
 

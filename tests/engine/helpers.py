@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any, TypeVar
 
+from cacherace.engine.drivers.calls import v1_step
 from cacherace.model.history import Complete, Event, History, Step
 
 E = TypeVar("E")
@@ -15,7 +16,9 @@ def of(history: History, cls: type[E]) -> list[E]:
 
 
 def steps(history: History, process: str | None = None) -> list[Step]:
-    return [e for e in of(history, Step) if process is None or e.process == process]
+    """The steps, in the one-line text these tests were written against (trace
+    format version 1: SQL parameters after the statement, rows as a repr)."""
+    return [v1_step(e) for e in of(history, Step) if process is None or e.process == process]
 
 
 def commands(history: History, process: str | None = None) -> list[str]:

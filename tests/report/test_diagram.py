@@ -86,17 +86,18 @@ def test_long_commands_and_values_are_clipped() -> None:
 
 
 def test_sql_shortening() -> None:
-    assert short_sql("SELECT value, version FROM cacherace_items WHERE key = %s [k1]") == (
+    assert short_sql("SELECT value, version FROM cacherace_items WHERE key = %s", ["k1"]) == (
         "SELECT value, version OF k1"
     )
     assert (
         short_sql(
             "INSERT INTO cacherace_items AS t (key, value, version) VALUES (%s, %s, 1) "
-            "ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value [k1, k1.1]"
+            "ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value",
+            ["k1", "k1.1"],
         )
         == "UPSERT k1 := 'k1.1'"
     )
-    assert short_sql("DELETE FROM cacherace_items WHERE key = %s [k2]") == "DELETE k2"
+    assert short_sql("DELETE FROM cacherace_items WHERE key = %s", ["k2"]) == "DELETE k2"
     assert short_sql("COMMIT") == "COMMIT"
 
 

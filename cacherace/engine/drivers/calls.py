@@ -1,18 +1,33 @@
-"""What a driver call is, as the history shows it: target, command text, keys.
+"""What a driver call is, as the history shows it: target, command text, keys,
+and its arguments and result rows kept as data.
 
 Kept separate from interception so the rules for naming keys and shortening
 results are in one place (the scheduler, expiry tracking and reports share them).
+:func:`v1_step` builds the text a step had in trace format version 1 (parameters
+packed into the command, rows as a repr), so replays compare with old traces.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import replace
 from typing import Any, NamedTuple
+
+import psycopg
+from psycopg.pq import ExecStatus
+
+from cacherace.model.history import Step
 
 REDIS = "redis"
 POSTGRES = "postgres"
 
 _TEXT_LIMIT = 96
+#: What a step keeps of one argument, parameter, row value or statement: whole,
+#: for reports to show untruncated, unless it is pathologically long.
+DATA_LIMIT = 2000
+#: Source of each Lua script a scheduled process ran, by SHA1, so a report can name
+#: a script by its first line when no strategy attribute holds it.
+SCRIPTS: dict[str, str] = {}
 
 
 class Call(NamedTuple):
@@ -28,6 +43,11 @@ class Call(NamedTuple):
     commands: tuple[tuple[Any, ...], ...] = ()
     writes: bool = True  # False only when surely read-only (lets the DB peek be skipped)
     batch: bool = False  # a pipeline or MULTI/EXEC: its result is a list of results
+    args: tuple[str, ...] = ()  # the Step's ``args``: SQL parameters / Redis arguments
+
+    def shown(self) -> str:
+        """The call as one line of text (faults name the call they hit with it)."""
+        return packed(self.target, self.command, self.args)
 
 
 def text(value: Any, limit: int = _TEXT_LIMIT) -> str:
@@ -91,11 +111,17 @@ def redis_command_text(args: Sequence[Any]) -> str:
     return " ".join([a if a.__class__ is str and len(a) <= 40 else text(a, 40) for a in args])
 
 
+def _data(values: Sequence[Any]) -> tuple[str, ...]:
+    # Short exact str values (most of them) are their own text: no call per value.
+    return tuple([v if v.__class__ is str and len(v) <= DATA_LIMIT else text(v, DATA_LIMIT)
+                  for v in values])  # fmt: skip
+
+
 def redis_call(args: Sequence[Any]) -> Call:
     shown = redis_command_text(args)
     if len(shown) > _TEXT_LIMIT:
         shown = text(shown)
-    return Call(REDIS, shown, redis_keys(args), (tuple(args),))
+    return Call(REDIS, shown, redis_keys(args), (tuple(args),), args=_data(args[1:]))
 
 
 def redis_batch_call(label: str, commands: Sequence[Sequence[Any]]) -> Call:
@@ -104,15 +130,21 @@ def redis_batch_call(label: str, commands: Sequence[Sequence[Any]]) -> Call:
     for args in commands:
         keys.update(dict.fromkeys(redis_keys(args)))
     body = "; ".join(redis_command_text(a) for a in commands)
+    whole = tuple(" ".join(_data(a)) for a in commands)
     return Call(REDIS, text(f"{label} {body}" if body else label), tuple(keys),
-                tuple(tuple(a) for a in commands), batch=True)  # fmt: skip
+                tuple(tuple(a) for a in commands), batch=True, args=whole)  # fmt: skip
 
 
-def redis_script_call(sha_or_name: str, keys: Sequence[Any], args: Sequence[Any]) -> Call:
-    """A Lua script: one step; recorded as the EVALSHA it amounts to."""
+def redis_script_call(
+    sha_or_name: str, keys: Sequence[Any], args: Sequence[Any], source: str | None = None
+) -> Call:
+    """A Lua script: one step; recorded as the EVALSHA it amounts to (``args``: the
+    SHA1, the number of keys, the keys, the arguments)."""
+    if source is not None and sha_or_name not in SCRIPTS:
+        SCRIPTS[sha_or_name] = source
     cmd = ("EVALSHA", sha_or_name, len(keys), *keys, *args)
     shown = " ".join(text(a, 40) for a in ("SCRIPT", sha_or_name[:8], *keys, *args))
-    return Call(REDIS, text(shown), tuple(text(k) for k in keys), (cmd,))
+    return Call(REDIS, text(shown), tuple(text(k) for k in keys), (cmd,), args=_data(cmd[1:]))
 
 
 _READ_ONLY_SQL = ("SELECT", "SHOW", "WITH", "VALUES", "TABLE", "EXPLAIN")
@@ -131,19 +163,72 @@ def _statement(query: str) -> tuple[str, bool]:
         head = query.lstrip()[:8].upper()
         # WITH may hide a write (data-modifying CTE): only plain SELECT/SHOW count as reads.
         writes = not head.startswith(("SELECT", "SHOW", "VALUES", "TABLE", "EXPLAIN"))
-        known = _STATEMENTS[query] = (text(" ".join(query.split()), 96), writes)
+        known = _STATEMENTS[query] = (text(" ".join(query.split()), DATA_LIMIT), writes)
     return known
 
 
 def sql_call(query: str, params: Any = None) -> Call:
-    # The statement is clipped, its parameters kept (they hold the key and value).
     q, writes = _statement(query)
-    if params:
-        shown = ", ".join([text(p, 24) for p in (params.values() if isinstance(params, dict)
-                                                  else params)])  # fmt: skip
-        q = f"{q} [{text(shown, 64)}]"
-    return Call(POSTGRES, q, (), (), writes)
+    if not params:
+        return Call(POSTGRES, q, (), (), writes)
+    values = params.values() if isinstance(params, dict) else params
+    return Call(POSTGRES, q, (), (), writes, args=_data(list(values)))
 
 
 def sql_keyword_call(keyword: str) -> Call:
     return Call(POSTGRES, keyword, (), (), keyword != "BEGIN")
+
+
+# -- results --------------------------------------------------------------------------
+_ROWS = frozenset(s for s in ExecStatus if s.name in ("TUPLES_OK", "SINGLE_TUPLE", "TUPLES_CHUNK"))
+_SCALARS = (str, int, float, bool, type(None))
+
+
+def _cell(value: Any) -> Any:
+    # JSON's own scalars stay as they are (a trace keeps 2 as 2); the rest as text.
+    if value.__class__ in _SCALARS:
+        return (
+            value
+            if value.__class__ is not str or len(value) <= DATA_LIMIT
+            else text(value, DATA_LIMIT)
+        )
+    return text(value, DATA_LIMIT)
+
+
+def step_result(target: str, result: Any) -> tuple[str, tuple[tuple[Any, ...], ...] | None]:
+    """What a step records of a call's result: its compact text, and the rows a
+    statement returned (None when it returned none), as data."""
+    if target == REDIS:
+        return text(result), None
+    if isinstance(result, psycopg.Cursor):
+        res = result.pgresult
+        if res is None or not (res.nfields or res.status in _ROWS):
+            return text(result.statusmessage or ""), None
+        rows = result.fetchall()
+        result.scroll(0, mode="absolute")  # leave the rows for the caller to fetch
+        return text(result.statusmessage or ""), tuple(tuple(map(_cell, r)) for r in rows)
+    return "", None
+
+
+def v1_step(step: Step) -> Step:
+    """``step`` as trace format version 1 recorded it: parameters packed into the
+    command as ``QUERY [p1, p2]``, rows as their repr, no structure. Built from the
+    structure (a step that has none is returned as it is)."""
+    if step.args is None and step.rows is None:
+        return step
+    result = step.result
+    if step.target == POSTGRES and step.rows is not None:
+        result = text(list(step.rows))
+    command = packed(step.target, step.command, step.args or ())
+    return replace(step, command=command, result=result, args=None, rows=None)
+
+
+def packed(target: str, command: str, args: Sequence[str]) -> str:
+    """A call's one-line text, as version 1 recorded it: a SQL statement clipped,
+    then its parameters (they hold the key and value) as ``[p1, p2]``."""
+    if target != POSTGRES:
+        return command
+    command = text(command)
+    if args:
+        command += f" [{text(', '.join([text(p, 24) for p in args]), 64)}]"
+    return command

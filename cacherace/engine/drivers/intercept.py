@@ -94,7 +94,7 @@ def install() -> None:
         target = client if client is not None else self.registered_client
         if p is None or isinstance(target, Pipeline):  # in a pipeline: part of its step
             return script_call(self, keys, args, client)
-        call = redis_script_call(self.sha, list(keys or ()), list(args or ()))
+        call = redis_script_call(self.sha, list(keys or ()), list(args or ()), self.script)
         return p.engine.perform(p, call, lambda: script_call(self, keys, args, client))
 
     pipe_reset = Pipeline.reset
