@@ -16,6 +16,8 @@ broken verdict names are flagged: the offending one ``◀ BROKEN``, the others
 
 from __future__ import annotations
 
+import shutil
+import textwrap
 from collections.abc import Iterable, Mapping
 
 from cacherace.engine.drivers.calls import POSTGRES, REDIS
@@ -33,15 +35,10 @@ from cacherace.model.history import (
     Wait,
 )
 from cacherace.model.verdict import Status, Verdict
-from cacherace.report.steps import describe, fit, short_sql, strip_prefix
+from cacherace.report.layout import INDEX_WIDTH, Layout
+from cacherace.report.steps import StepText, describe, fit, fit_words, short_sql, strip_prefix
 
 __all__ = ["describe_step", "render", "render_summary", "short_sql"]
-
-REDIS_WIDTH = 30
-PG_WIDTH = 34
-MIN_PROCESS_WIDTH = 10
-MAX_PROCESS_WIDTH = 16
-INDEX_WIDTH = 5  # "  12 " before the first column
 
 BROKEN_MARK = "◀ BROKEN"
 WITNESS_MARK = "◀ witness"
@@ -63,12 +60,6 @@ def describe_step(
     return st.full() if limit is None else fit(st, limit)
 
 
-def _clip(s: str, limit: int) -> str:
-    if limit <= 0:
-        return ""
-    return s if len(s) <= limit else s[: limit - 1] + "…"
-
-
 # -- layout -----------------------------------------------------------------------
 def _process_order(events: Iterable[Event]) -> list[str]:
     seen: dict[str, None] = {}
@@ -80,58 +71,6 @@ def _process_order(events: Iterable[Event]) -> list[str]:
         (p for p in seen if p[:1] == "c" and p[1:].isdigit()), key=lambda p: int(p[1:])
     )
     return clients + [p for p in seen if p not in clients]
-
-
-class _Layout:
-    def __init__(self, processes: list[str], labels: list[str]) -> None:
-        longest = max((len(s) for s in labels), default=0) + 2
-        self.wp = max(MIN_PROCESS_WIDTH, min(MAX_PROCESS_WIDTH, longest))
-        self.x = {p: INDEX_WIDTH + i * self.wp for i, p in enumerate(processes)}
-        self.x[REDIS] = INDEX_WIDTH + len(processes) * self.wp + 1
-        self.x[POSTGRES] = self.x[REDIS] + REDIS_WIDTH + 1
-        self.width = self.x[POSTGRES] + PG_WIDTH
-
-    def blank(self, alive: Iterable[str]) -> list[str]:
-        row = [" "] * self.width
-        for p in alive:
-            row[self.x[p]] = "│"
-        return row
-
-    def put(self, row: list[str], x: int, text: str, limit: int) -> None:
-        for i, ch in enumerate(_clip(text, limit)):
-            row[x + i] = ch
-
-    def free_from(self, row: list[str], x: int) -> int:
-        """How many cells from ``x`` are free before the next lifeline or the servers."""
-        end = self.x[REDIS] - 1
-        n = 0
-        while x + n < end and row[x + n] == " ":
-            n += 1
-        return n
-
-    def note(self, row: list[str], p: str, text: str) -> None:
-        """Text in a process's column, spilling right over free cells only."""
-        x = self.x[p]
-        self.put(row, x, text, max(self.wp - 1, self.free_from(row, x + 1) + 1))
-
-    def arrow(self, row: list[str], p: str, target: str, step: Step, prefix: str | None,
-              names: Mapping[str, str]) -> None:  # fmt: skip
-        start, end = self.x[p], self.x[target]
-        row[start] = "├"
-        for i in range(start + 1, end - 1):
-            row[i] = "┼" if row[i] == "│" else "─"
-        row[end - 1] = "▶"
-        limit = REDIS_WIDTH if target == REDIS else PG_WIDTH
-        if target == REDIS:
-            # A Redis step's text may run on into the postgres column when that is empty.
-            limit += PG_WIDTH
-        self.put(row, end + 1, describe_step(step, prefix, limit - 1, names), limit - 1)
-
-    def rule(self, text: str, char: str = "─") -> list[str]:
-        """A row across every column (time advances, the end state)."""
-        span = self.width - INDEX_WIDTH
-        body = _clip(f"{char * 2} {text} ", span).ljust(span, char)
-        return [" "] * INDEX_WIDTH + list(body)
 
 
 def _labels(history: History) -> list[str]:
@@ -172,21 +111,23 @@ _FAULT_TEXT = {
 }
 
 
-def _fault_row(lay: _Layout, row: list[str], e: Fault, prefix: str | None) -> None:
+def _fault_row(lay: Layout, row: list[str], e: Fault, prefix: str | None) -> None:
     if e.fault in ("client-crash", "fail-before", "fail-after") and e.process in lay.x:
-        text = "✗ crashed" if e.fault == "client-crash" else f"↯ next call: {e.fault}"
-        lay.note(row, e.process, text)
+        if e.fault == "client-crash":
+            lay.note(row, e.process, "✗ crashed")
+        else:  # a narrow column drops "next call:", never the fault's name
+            lay.note(row, e.process, StepText("↯", ("next", "call:"), 0, (), e.fault))
         return
     target = POSTGRES if e.fault.startswith("db-") else REDIS
     text = _FAULT_TEXT.get(e.fault, f"✗ {e.fault}")
     if e.fault == "evict":
-        text = f"✗ evict {e.key}"
+        text = f"✗ evict {strip_prefix(e.key or '', prefix)}"
     if e.detail:
         text += f" ({strip_prefix(e.detail, prefix)})"
-    lay.put(row, lay.x[target], text, REDIS_WIDTH + PG_WIDTH if target == REDIS else PG_WIDTH)
+    lay.at_server(row, target, text)
 
 
-def _end_rows(lay: _Layout, e: EndState, marked: bool) -> list[tuple[list[str], bool]]:
+def _end_rows(lay: Layout, e: EndState, marked: bool) -> list[tuple[list[str], bool]]:
     head = "end: settled" if e.settled else f"end: NOT settled ({e.reason})"
     rows: list[tuple[list[str], bool]] = [(lay.rule(head, "═"), False)]
     any_differs = False
@@ -195,10 +136,10 @@ def _end_rows(lay: _Layout, e: EndState, marked: bool) -> list[tuple[list[str], 
         differs = cached is not None and cached != stored
         any_differs |= differs
         row = lay.blank(())
-        lay.put(
-            row, lay.x[REDIS], f"{key} = {_value(cached)}" + ("  ≠" if differs else ""), REDIS_WIDTH
-        )
-        lay.put(row, lay.x[POSTGRES], f"{key} = {_value(stored)}", PG_WIDTH)
+        room = lay.x[POSTGRES] - lay.x[REDIS] - 1
+        shown = f"{key} = {_value(cached)}" + ("  ≠" if differs else "")
+        lay.put(row, lay.x[REDIS], fit_words(shown.split(" "), room))
+        lay.at_server(row, POSTGRES, f"{key} = {_value(stored)}")
         rows.append((row, marked and differs))
     if marked and not any_differs:
         rows[0] = (rows[0][0], True)
@@ -212,34 +153,24 @@ def render(
     color: bool = False,
     prefix: str | None = "cr:",
     scripts: Mapping[str, str] | None = None,
+    width: int | None = None,
 ) -> str:
     """The sequence diagram of ``history``; ``verdict``'s witness events are marked.
-
-    ``scripts`` names Lua scripts by SHA1 (see :func:`~cacherace.report.steps.script_names`).
 
     ``prefix`` is the strategy's cache key prefix, left out of Redis keys to cut
     noise. ``color`` adds ANSI colours (red for the offending event, yellow for
     the rest of the witness); without it the markers alone carry the meaning.
+    ``scripts`` names Lua scripts by SHA1 (see :func:`~cacherace.report.steps.script_names`).
+    Every line fits in ``width`` columns (default: the terminal's, ``COLUMNS``).
     """
     processes = _process_order(history.events)
-    lay = _Layout(processes, _labels(history))
+    lay = Layout(processes, _labels(history), width or terminal_width())
     witness = verdict.witness if verdict is not None and verdict.broken else ()
     first = witness[0] if witness else None
     names = scripts or {}
 
-    lines: list[str] = []
-    header = [" "] * lay.width
-    lay.put(header, 0, "  #", INDEX_WIDTH)
-    for name in [*processes, REDIS, POSTGRES]:
-        lay.put(header, lay.x[name], name, lay.wp - 1 if name in processes else PG_WIDTH)
-    lines.append(_bold("".join(header).rstrip(), color))
-    under = [" "] * lay.width
-    lay.put(under, 0, "───", INDEX_WIDTH)
-    for name in [*processes, REDIS, POSTGRES]:
-        w = lay.wp - 2 if name in processes else (REDIS_WIDTH - 1 if name == REDIS else PG_WIDTH)
-        lay.put(under, lay.x[name], "─" * w, w)
-    lines.append("".join(under).rstrip())
-
+    head, under = lay.header()
+    lines = [_bold(head, color), under]
     alive: set[str] = set()
     for e in history.events:
         mark = BROKEN_MARK if e.index == first else WITNESS_MARK if e.index in witness else ""
@@ -261,10 +192,11 @@ def render(
             lay.note(row, e.process, _complete_text(e))
             alive.discard(e.process)
         elif isinstance(e, Step):
+            st = describe(e, prefix, names)
             if e.process not in lay.x:  # a harness call outside any process
-                lay.put(row, lay.x[e.target], describe_step(e, prefix, PG_WIDTH, names), PG_WIDTH)
+                lay.put(row, lay.x[e.target], fit(st, lay.server_room(e.target)))
             else:
-                lay.arrow(row, e.process, e.target, e, prefix, names)
+                lay.arrow(row, e.process, e.target, st)
         elif isinstance(e, Fault):
             _fault_row(lay, row, e, prefix)
             if e.fault == "client-crash" and e.process:
@@ -276,17 +208,30 @@ def render(
         elif isinstance(e, DbChange):
             how = "deleted" if e.value is None else f":= {e.value}"
             after = "" if e.step is not None else " (after recovery)"
-            lay.put(row, lay.x[POSTGRES], f"● {e.key} {how}{after}", PG_WIDTH)
+            lay.at_server(row, POSTGRES, f"● {e.key} {how}{after}")
         lines.append(_line(e.index, row, mark, color, lay))
 
     if verdict is not None:
         lines.append("")
-        lines.append(_paint(render_summary(verdict), _RED if verdict.broken else "", color))
+        summary = wrap(render_summary(verdict), lay.total)
+        lines.append(_paint(summary, _RED if verdict.broken else "", color))
     return "\n".join(lines)
 
 
+def terminal_width() -> int:
+    """The terminal's width (``COLUMNS`` first); 120 when output is not a terminal."""
+    return shutil.get_terminal_size((120, 24)).columns
+
+
+def wrap(text: str, width: int) -> str:
+    """``text`` in lines of at most ``width`` characters, broken between words."""
+    return "\n".join(
+        textwrap.wrap(text, width, break_long_words=False, break_on_hyphens=False) or [""]
+    )
+
+
 def _line(
-    index: int, row: list[str], mark: str, color: bool, lay: _Layout, dim: bool = False
+    index: int, row: list[str], mark: str, color: bool, lay: Layout, dim: bool = False
 ) -> str:
     body = f"{index:>{INDEX_WIDTH - 2}}  " + "".join(row[INDEX_WIDTH:])
     if not mark:

@@ -107,7 +107,8 @@ _EVALSHA = ("EVALSHA", "EVALSHA_RO")
 
 def _redis_words(step: Step, prefix: str | None, names: Mapping[str, str]) -> tuple[list[str], int]:
     if step.args is None:  # version 1: the command text as it stands
-        return strip_prefix(step.command, prefix).split(" "), 2
+        words = strip_prefix(step.command, prefix).split(" ")
+        return words, 3 if words[0] in ("SCRIPT", "MULTI", "PIPELINE") else 2
     name = step.command.split(" ", 1)[0]
     args = [strip_prefix(a, prefix) for a in step.args]
     if name == "SCRIPT" and len(args) >= 2:  # a registered script: EVALSHA sha n keys args
@@ -258,20 +259,19 @@ def describe(step: Step, prefix: str | None = "cr:", names: Mapping[str, str] = 
 
 def fit(st: StepText, limit: int) -> str:
     """``st`` in at most ``limit`` characters: whole words are left out from the
-    middle of the command, then of the result (shown as ``…``); the command's name
-    and key and the outcome stay. Only a single word too long for the room is cut."""
+    middle of the command, then from the end of the result (shown as ``…``); the
+    command's name and key and the outcome stay. Only a name or key too long for
+    the room is cut."""
     text = st.full()
     if len(text) <= limit:
         return text
-    tail = st._tail(st.result)
     head = join(st.head, *st.words[: st.keep])
     rest = list(st.words[st.keep :])
-    budget = limit - len(join(head, ELLIPSIS, tail))
-    if budget < 0 and st.result:  # elide the result too, keeping its first word
-        res = fit_words(st.result, max(1, limit - len(join(head, ELLIPSIS, st.outcome)) - 3))
-        tail = st._tail([res])
-        budget = limit - len(join(head, ELLIPSIS, tail))
-    kept = _from_end(rest, budget)
+    tail = st._tail(st.result)
+    if len(join(head, ELLIPSIS, tail)) > limit and st.result:
+        room = limit - len(join(head, ELLIPSIS, st._tail([""]))) - 1
+        tail = st._tail([fit_words(st.result, room)])
+    kept = _from_end(rest, limit - len(join(head, ELLIPSIS, tail)))
     body = join(head, ELLIPSIS if len(kept) < len(rest) else "", *kept, tail)
     return body if len(body) <= limit else _cut(body, limit)
 
@@ -288,7 +288,8 @@ def _from_end(words: Sequence[str], budget: int) -> list[str]:
 
 
 def fit_words(words: Sequence[str], limit: int) -> str:
-    """Words from the start while they fit, then ``…``."""
+    """Words from the start while they fit, then ``…`` (alone when not even the
+    first word fits: a word is never cut)."""
     text = " ".join(words)
     if len(text) <= limit:
         return text
@@ -297,7 +298,7 @@ def fit_words(words: Sequence[str], limit: int) -> str:
         if len(" ".join([*out, w, ELLIPSIS])) > limit:
             break
         out.append(w)
-    return " ".join([*out, ELLIPSIS]) if out else _cut(text, limit)
+    return " ".join([*out, ELLIPSIS])
 
 
 def _cut(text: str, limit: int) -> str:
