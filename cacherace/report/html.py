@@ -11,6 +11,7 @@ plus, when present, ``faults`` (int: faults injected while exploring) and
 ``needed`` (list of fault kinds the broken schedule needs), as
 ``explore.CellResult.as_json`` gives them.
 
+Each broken cell's diagram is drawn as SVG from its trace (:mod:`cacherace.report.svg`).
 No scripts, no external assets: the page opens the same from a CI artifact, an
 e-mail attachment or a file on disk. Every text from a result is escaped.
 """
@@ -21,7 +22,10 @@ from collections.abc import Iterable, Mapping, Sequence
 from html import escape
 from typing import Any
 
-from cacherace.report.trace import dashed
+from cacherace.report.summary import trace_scripts
+from cacherace.report.svg import CSS as SVG_CSS
+from cacherace.report.svg import render_svg
+from cacherace.report.trace import Trace, TraceError, dashed, load
 
 CellResult = Mapping[str, Any]
 
@@ -114,7 +118,19 @@ def _matrix(results: Sequence[CellResult]) -> str:
     )
 
 
-def _broken_section(result: CellResult) -> str:
+def _trace_of(result: CellResult, traces: Mapping[str, Trace] | None) -> Trace | None:
+    path = result.get("trace")
+    if not path:
+        return None
+    if traces is not None and str(path) in traces:
+        return traces[str(path)]
+    try:
+        return load(str(path))
+    except TraceError:
+        return None  # moved or deleted since: the text diagram stands in
+
+
+def _broken_section(result: CellResult, traces: Mapping[str, Trace] | None = None) -> str:
     title = f"{_text(result['strategy'])} breaks {_text(result['claim'])}"
     lines = [f'<section id="{anchor(result)}"><h2>{title}</h2>']
     if result.get("reason"):
@@ -131,7 +147,17 @@ def _broken_section(result: CellResult) -> str:
         lines.append(
             f"<p>trace <code>{trace}</code>; replay: <code>cacherace replay {trace}</code></p>"
         )
-    if result.get("diagram"):
+    trace = _trace_of(result, traces)
+    if trace is not None:
+        lines.append(
+            render_svg(
+                trace.history, trace.verdict, prefix=trace.settings.get("prefix"),
+                scripts=trace_scripts(trace),
+            )
+        )  # fmt: skip
+        lines.append('<p class="meta">Hover or click a step for its full command, '
+                     "parameters and result.</p>")  # fmt: skip
+    elif result.get("diagram"):
         lines.append(f"<pre>{_text(plain(str(result['diagram'])))}</pre>")
     lines.append("</section>")
     return "\n".join(lines)
@@ -143,8 +169,13 @@ def render_html(
     title: str = "cacherace verify",
     backend: str | None = None,
     seed: int | None = None,
+    traces: Mapping[str, Trace] | None = None,
 ) -> str:
-    """The whole page for ``results`` (the ``--json`` results list, see the module doc)."""
+    """The whole page for ``results`` (the ``--json`` results list, see the module doc).
+
+    A broken cell's diagram is drawn from its trace (``traces`` by path, else the
+    file at ``trace``); the text diagram stands in when the trace cannot be read.
+    """
     counts = {
         k: sum(1 for r in results if r.get("verdict") == k) for k in ("holds", "broken", "unknown")
     }
@@ -154,13 +185,13 @@ def render_html(
         meta.append(f"backend {_text(backend)}")
     if seed is not None:
         meta.append(f"seed {_text(seed)}")
-    sections = [_broken_section(r) for r in results if r.get("verdict") == "broken"]
+    sections = [_broken_section(r, traces) for r in results if r.get("verdict") == "broken"]
     return "\n".join(
         [
             "<!DOCTYPE html>",
             '<html lang="en"><head><meta charset="utf-8">',
             '<meta name="viewport" content="width=device-width, initial-scale=1">',
-            f"<title>{_text(title)}</title><style>{_CSS}</style></head><body>",
+            f"<title>{_text(title)}</title><style>{_CSS}{SVG_CSS}</style></head><body>",
             f"<h1>{_text(title)}</h1>",
             f'<p class="meta">{"; ".join(meta)}</p>',
             _matrix(results) if results else "<p>No results.</p>",
