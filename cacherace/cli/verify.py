@@ -50,6 +50,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="write the results as JSON")  # fmt: skip
     parser.add_argument("--html", type=Path, default=None, metavar="PATH",
                         help="write a self-contained HTML report")  # fmt: skip
+    parser.add_argument("--junit", type=Path, default=None, metavar="PATH",
+                        help="write the cells as JUnit XML (one test case per cell)")  # fmt: skip
     parser.add_argument("--trace-dir", type=Path, default=Path(DEFAULT_DIR),
                         help=f"where broken cells' traces go (default {DEFAULT_DIR})")  # fmt: skip
     parser.add_argument("--color", choices=("auto", "always", "never"), default="auto")
@@ -175,6 +177,11 @@ def _write_outputs(results: list[CellResult], backend: Backend, args: argparse.N
     if args.json is not None:
         args.json.parent.mkdir(parents=True, exist_ok=True)
         args.json.write_text(json.dumps(data, indent=2) + "\n")
+    if args.junit is not None:
+        from cacherace.report.junit import render_junit
+
+        args.junit.parent.mkdir(parents=True, exist_ok=True)
+        args.junit.write_text(render_junit(data["results"]), encoding="utf-8")
     if args.html is not None:
         from cacherace.report.html import render_html
 

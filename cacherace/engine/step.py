@@ -27,6 +27,7 @@ from cacherace.model.history import new_step
 #: a server that accepts the call but never answers it.
 _BLOCKED = (redis.exceptions.TimeoutError, psycopg.errors.LockNotAvailable)
 
+
 def injected(target: str, when: str) -> Exception:
     """The connection error a driver-call fault raises in the caller."""
     msg = f"cacherace: injected connection failure ({when} the call reached the server)"

@@ -157,8 +157,11 @@ def _broken_section(result: CellResult, traces: Mapping[str, Trace] | None = Non
         )  # fmt: skip
         lines.append('<p class="meta">Hover or click a step for its full command, '
                      "parameters and result.</p>")  # fmt: skip
-    elif result.get("diagram"):
-        lines.append(f"<pre>{_text(plain(str(result['diagram'])))}</pre>")
+    if result.get("diagram"):
+        pre = f"<pre>{_text(plain(str(result['diagram'])))}</pre>"
+        lines.append(
+            pre if trace is None else f"<details><summary>as text</summary>{pre}</details>"
+        )
     lines.append("</section>")
     return "\n".join(lines)
 

@@ -26,6 +26,10 @@ class VerifyRun:
     html_path: Path
     trace_dir: Path
 
+    @property
+    def junit_path(self) -> Path:
+        return self.json_path.with_name("out.xml")
+
     def report(self) -> dict[str, Any]:
         data: dict[str, Any] = json.loads(self.json_path.read_text())
         return data
@@ -39,6 +43,7 @@ def verify_broken_cell(config: pytest.Config, where: Path) -> VerifyRun:
         result = run_cli(
             "verify", *BROKEN_CELL, "--quiet", "--color", "never",
             "--json", str(json_path), "--html", str(html_path),
+            "--junit", str(where / "out.xml"),
             "--trace-dir", str(trace_dir), *backend_args(config),
         )  # fmt: skip
     skip_without_servers(result)

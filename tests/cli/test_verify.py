@@ -276,3 +276,16 @@ def test_user_module_that_fails_to_import_exits_2(
 def test_unknown_option_value_exits_2() -> None:
     r = run_cli("verify", "--tier", "no-such-tier")
     assert r.code == 2 and "invalid choice: 'no-such-tier'" in r.err
+
+
+def test_junit_has_one_failing_testcase_per_broken_cell(broken_run: VerifyRun) -> None:
+    import xml.etree.ElementTree as ET
+
+    suite = ET.parse(broken_run.junit_path).getroot()
+    [cell] = broken_run.report()["results"]
+    assert suite.tag == "testsuite"
+    assert (suite.get("tests"), suite.get("failures"), suite.get("errors")) == ("1", "1", "0")
+    [case] = suite.findall("testcase")
+    assert (case.get("classname"), case.get("name")) == ("cache-aside", "converges")
+    [failure] = case.findall("failure")
+    assert "├" in (failure.text or "") and f"cacherace replay {cell['trace']}" in failure.text

@@ -1,0 +1,26 @@
+"""A failing ``cacherace_check`` shows the diagram and replay command in pytest's
+own JUnit XML (``--junitxml``), where CI systems read failures."""
+
+from __future__ import annotations
+
+import xml.etree.ElementTree as ET
+
+import pytest
+
+from ..claims.test_testers import BROKEN_MODULE
+
+
+def test_a_failing_check_puts_the_diagram_in_pytests_junit_xml(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(strategy_under_test=BROKEN_MODULE)
+    # a subprocess: the inner session starts and stops servers of its own
+    result = pytester.runpytest_subprocess(
+        "-p", "no:cacheprovider", "strategy_under_test.py", "--junitxml=out.xml"
+    )
+    result.assert_outcomes(failed=1)
+    suite = ET.parse(pytester.path / "out.xml").getroot().find("testsuite")
+    assert suite is not None and suite.get("failures") == "1"
+    [case] = suite.findall("testcase")
+    [failure] = case.findall("failure")
+    text = failure.text or ""
+    assert "converges: BROKEN" in text and "◀ BROKEN" in text and "├" in text
+    assert "replay: cacherace replay " in text
