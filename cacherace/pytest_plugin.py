@@ -30,6 +30,7 @@ from cacherace.servers.provider import close_all
 
 if TYPE_CHECKING:
     from cacherace.explore.cell import CellResult
+    from cacherace.explore.replay import ReplayResult
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -48,6 +49,16 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         "--allow-destructive",
         action="store_true",
         help="allow deleting the suite's keys/schema on servers given by URL",
+    )
+    parser.addini(
+        "cacherace_traces",
+        "a directory of saved traces, each collected as a regression test (rootdir-relative)",
+        default="",
+    )
+    parser.addini(
+        "cacherace_traces_expect",
+        "what a collected trace must answer on replay: holds (default) or broken",
+        default="holds",
     )
     group.addoption(
         "--pg-user",
@@ -166,3 +177,68 @@ def cacherace_check(cacherace_backend: Backend, request: pytest.FixtureRequest) 
     ``cacherace replay`` command that re-runs it.
     """
     return _Checker(cacherace_backend, Path(request.config.rootpath) / DEFAULT_DIR)
+
+
+# --- traces as regression tests --------------------------------------------------
+class _Replayer:
+    """What ``cacherace_replay`` gives a test: call it with a trace's path."""
+
+    def __init__(self, backend: Backend, root: Path) -> None:
+        self.backend = backend
+        self.root = root
+
+    def __call__(self, path: str | Path, expect: str = "broken") -> ReplayResult:
+        """Replay the trace's schedule on the strategy as it is now (an action that
+        no longer applies is a no-op, as in exploration), judge the claim on that
+        run, and fail the test unless it is ``expect`` (``broken``: the bug is still
+        there; ``holds``: the fix holds on this schedule)."""
+        from cacherace.explore.replay import ReplayError, replay_trace
+        from cacherace.report.regression import EXPECTATIONS, met, regression_report
+        from cacherace.report.trace import TraceError, load
+
+        if expect not in EXPECTATIONS:
+            raise ValueError(f"expect must be one of {EXPECTATIONS}, got {expect!r}")
+        file = Path(path) if Path(path).is_absolute() else self.root / path
+        try:
+            trace = load(file)
+            result = replay_trace(trace, self.backend)
+        except (TraceError, ReplayError) as exc:
+            pytest.fail(f"{path}: {exc}", pytrace=False)
+        if not met(result, expect):
+            pytest.fail(regression_report(path, trace, result, expect), pytrace=False)
+        return result
+
+
+@pytest.fixture
+def cacherace_replay(cacherace_backend: Backend, request: pytest.FixtureRequest) -> _Replayer:
+    """Replay a saved trace as a regression test (paths relative to the rootdir)::
+
+    def test_stale_set_is_fixed(cacherace_replay):
+        cacherace_replay("tests/traces/cache-aside--converges--d7676e.json", expect="holds")
+    """
+    return _Replayer(cacherace_backend, Path(request.config.rootpath))
+
+
+def pytest_collect_file(file_path: Path, parent: pytest.Collector) -> pytest.Collector | None:
+    """Each trace under the ``cacherace_traces`` ini directory is a test that the
+    claim holds on the trace's schedule (``cacherace_traces_expect`` to change)."""
+    folder = parent.config.getini("cacherace_traces")
+    if not folder or file_path.suffix != ".json":
+        return None
+    root = (Path(parent.config.rootpath) / str(folder)).resolve()
+    if root not in file_path.resolve().parents:
+        return None
+    return TraceFile.from_parent(parent, path=file_path)
+
+
+class TraceFile(pytest.File):
+    """A trace file, collected as one test item."""
+
+    def collect(self) -> Iterator[pytest.Item]:
+        path = self.path
+        expect = str(self.config.getini("cacherace_traces_expect") or "holds")
+
+        def replay(cacherace_replay: _Replayer) -> None:
+            cacherace_replay(path, expect=expect)
+
+        yield pytest.Function.from_parent(self, name=f"replay[{expect}]", callobj=replay)

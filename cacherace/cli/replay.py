@@ -14,7 +14,9 @@ from cacherace.engine.engine import HarnessError
 from cacherace.explore.replay import ReplayError, ReplayResult, replay_trace
 from cacherace.model.verdict import Verdict
 from cacherace.report.diagram import render, render_summary
-from cacherace.report.trace import TraceError, load
+from cacherace.report.sidebyside import side_by_side
+from cacherace.report.summary import trace_scripts
+from cacherace.report.trace import Trace, TraceError, load
 from cacherace.servers import BackendError
 
 
@@ -59,18 +61,23 @@ def run(args: argparse.Namespace) -> int:
     )
     if not args.quiet:
         print()
-        print(
-            render(
-                result.history,
-                result.verdict,
-                color=use_color(args.color),
-                prefix=trace.settings.get("prefix"),
-            )
-        )
+        print(_diagram(trace, result, use_color(args.color)))
         print()
     print(_history_line(result))
     print(_verdict_line(trace.verdict, result))
     return 0 if result.reproduced else 1
+
+
+def _diagram(trace: Trace, result: ReplayResult, color: bool) -> str:
+    """The replay's diagram; when it departs from the trace, both histories side
+    by side from the first difference."""
+    prefix, scripts = trace.settings.get("prefix"), trace_scripts(trace)
+    if result.diverged_at is None:
+        return render(result.history, result.verdict, color=color, prefix=prefix, scripts=scripts)
+    return side_by_side(
+        trace.history, trace.verdict, result.history, result.verdict, result.diverged_at,
+        prefix=prefix, scripts=scripts,
+    )  # fmt: skip
 
 
 def _history_line(result: ReplayResult) -> str:

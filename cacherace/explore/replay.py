@@ -32,6 +32,8 @@ class ReplayResult:
     same_history: bool
     same_verdict: bool
     first_difference: str | None
+    #: Index of the first event where the replay departs from the trace (None: same).
+    diverged_at: int | None = None
 
     @property
     def reproduced(self) -> bool:
@@ -105,6 +107,21 @@ def first_difference(expected: History, actual: History, version: int = VERSION)
     return None
 
 
+def diverged_at(expected: History, actual: History, version: int = VERSION) -> int | None:
+    """The index of the first event where ``actual`` departs from ``expected``
+    (compared as :func:`first_difference` does); None when they are the same."""
+    if first_difference(expected, actual, version) is None:
+        return None
+    if version < 2:
+        actual = History(actual.initial, actual.ttl, [_v1(e) for e in actual.events])
+    if expected.initial != actual.initial or expected.ttl != actual.ttl:
+        return 0
+    for i, (a, b) in enumerate(zip(expected.events, actual.events, strict=False)):
+        if _normalise(_event_json(a)) != _normalise(_event_json(b)):
+            return i
+    return min(len(expected.events), len(actual.events))
+
+
 def _v1(e: Event) -> Event:
     return v1_step(e) if isinstance(e, Step) else e
 
@@ -174,6 +191,7 @@ def replay_trace(trace: Trace, backend: Backend) -> ReplayResult:
         same_history=diff is None,
         same_verdict=same_verdict(trace.verdict, verdict),
         first_difference=diff,
+        diverged_at=diverged_at(trace.history, history, trace.version),
     )
 
 

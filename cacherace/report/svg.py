@@ -49,7 +49,8 @@ CSS = """
 .seq .op.ok rect { fill: #d7f0dd; stroke: #2e7d32; }
 .seq .op.fail rect { fill: #eceff1; stroke: #607d8b; }
 .seq .op.info rect, .seq .op.open rect { fill: #ffe8cc; stroke: #e8710a; }
-.seq .arrow { stroke: #1a73e8; stroke-width: 1.6; marker-end: url(#head); }
+.seq .arrow { stroke: #1a73e8; stroke-width: 1.6; }
+.seq .head { fill: #1a73e8; } .seq .step.failed .head { fill: #c5221f; }
 .seq .step.failed .arrow { stroke: #c5221f; }
 .seq .step text { fill: #174ea6; }
 .seq .step { cursor: pointer; outline: none; }
@@ -132,6 +133,8 @@ class _Drawing:
             f'<rect class="hit" x="{start}" y="{y - ROW / 2}" width="{end - start}" '
             f'height="{ROW}"/>'
             f'<line class="arrow" x1="{start}" y1="{y + 6}" x2="{end - 3}" y2="{y + 6}"/>'
+            f'<path class="head" d="M{end - 10} {y + 1.5}L{end - 1} {y + 6}'
+            f'L{end - 10} {y + 10.5}z"/>'
             f"{self.text(start + 8, y - 4, fit(st, max(room, 12)))}</g>"
         )
         parts = [("command", e.command)]
@@ -270,13 +273,9 @@ def render_svg(
         row += 1
     d.operations(history)
     d.lanes()  # first, under everything
-    head = (
-        '<defs><marker id="head" viewBox="0 0 10 10" refX="9" refY="5" markerWidth="8" '
-        'markerHeight="8" orient="auto"><path d="M0 0L10 5L0 10z" fill="#1a73e8"/></marker></defs>'
-    )
     svg = (
         f'<svg width="{d.width}" height="{d.height}" '
-        f'viewBox="0 0 {d.width} {d.height}" role="img">{head}{"".join(bands)}'
+        f'viewBox="0 0 {d.width} {d.height}" role="img">{"".join(bands)}'
         f"{''.join(d.svg)}</svg>"
     )
     rules = "".join(

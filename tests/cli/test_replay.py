@@ -99,3 +99,46 @@ def test_untouched_copy_replays_in_process(
     assert r.out.startswith(f"replayed {path}: cache-aside, claim converges, 5 steps")
     assert "═ end" in r.out  # the diagram, without --quiet
     assert "history: reproduced" in r.out and "verdict: reproduced" in r.out
+
+
+CHANGED = '''
+from cacherace.strategies.cache_aside import CacheAside
+
+
+class NoFill(CacheAside):
+    """cache-aside changed: a read no longer fills the cache."""
+
+    def read(self, key):
+        cached = self.redis.get(self.settings.cache_key(key))
+        if cached is not None:
+            return cached
+        row = self.db.execute(
+            f"SELECT value FROM {self.settings.table} WHERE key = %s", (key,)
+        ).fetchone()
+        return None if row is None else row[0]
+'''
+
+
+def test_a_changed_strategy_draws_both_histories_from_the_first_difference(
+    broken_run: VerifyRun, request: pytest.FixtureRequest, tmp_path: Path,
+    no_leaked_servers: Path,
+) -> None:  # fmt: skip
+    (tmp_path / "changed.py").write_text(CHANGED)
+    path = _edited(
+        broken_run, tmp_path, lambda d: d.update(strategy=f"{tmp_path}/changed.py:NoFill")
+    )
+    r = run_cli("replay", str(path), "--color", "never", *backend_args(request.config))
+    assert r.code == 1, r.out + r.err
+    [head] = [ln for ln in r.out.splitlines() if ln.startswith("first difference at event #")]
+    index = int(head.split("#")[1].rstrip(":"))
+    assert f"history: NOT reproduced - event #{index} differs" in r.out
+    lines = r.out.splitlines()
+    at = lines.index(head)
+    assert lines[at + 1].startswith("recorded (trace)") and "┃ this run" in lines[at + 1]
+    rows = [ln for ln in lines[at:] if " ┃ " in ln and ln[:3].strip().isdigit()]
+    assert rows and int(rows[0][:3]) == index  # both sides start at the difference
+    left = [ln.split(" ┃ ")[0] for ln in rows]
+    right = [ln.split(" ┃ ")[1] for ln in rows if len(ln.split(" ┃ ")) > 1]
+    assert any("SET k1" in ln for ln in left)  # the recorded read filled the cache...
+    assert not any("SET k1" in ln for ln in right)  # ...the changed one does not
+    assert "converges: BROKEN" in r.out and "converges: HOLDS" in r.out
