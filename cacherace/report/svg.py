@@ -29,7 +29,7 @@ from cacherace.model.history import (
     TimeAdvance,
 )
 from cacherace.model.verdict import Verdict
-from cacherace.report.steps import describe, fit, strip_prefix
+from cacherace.report.steps import describe, fit, fit_words, strip_prefix
 
 ROW = 26  # px per event
 TOP = 48  # room for the lane names
@@ -60,7 +60,7 @@ CSS = """
 .seq .time line { stroke: #7b1fa2; stroke-dasharray: 6 3; }
 .seq .time text { fill: #7b1fa2; }
 .seq .db circle { fill: #0d652d; } .seq .db text { fill: #0d652d; }
-.seq .end rect.band { fill: #f1f3f4; } .seq .end text { font-weight: 700; }
+.seq .end rect.band { fill: #5f6368; fill-opacity: .12; } .seq .end text { font-weight: 700; }
 .seq .end .differs { fill: #c5221f; }
 .seq .witness { fill: #fef7e0; } .seq .broken { fill: #fce8e6; }
 .seq .mark { font-weight: 700; fill: #b06000; } .seq .mark.broken-mark { fill: #c5221f; }
@@ -163,12 +163,12 @@ class _Drawing:
         elif isinstance(e, Fault):
             lane = e.process if e.process in self.x else POSTGRES if e.fault[:3] == "db-" else REDIS
             what = e.fault + (f" {e.key}" if e.key else "")
-            if e.detail:
-                what += f" ({strip_prefix(e.detail, self.prefix)})"
-            mark = "↯ " if e.process in self.x else "✗ "
+            full = what + (f" ({strip_prefix(e.detail, self.prefix)})" if e.detail else "")
+            # A process's fault names the call it hits: that call is the next arrow.
+            shown = f"↯ {what} (next call)" if e.process in self.x else f"✗ {full}"
             self.svg.append(
-                f'<g class="fault" data-i="{e.index}"><title>{_t(what)}</title>'
-                f"{self.text(self.x[str(lane)] + 10, y, fit_text(mark + what, 52))}</g>"
+                f'<g class="fault" data-i="{e.index}"><title>{_t(full)}</title>'
+                f"{self.text(self.x[str(lane)] + 10, y, fit_text(shown, 52))}</g>"
             )
         elif isinstance(e, TimeAdvance):
             expired = ", ".join(strip_prefix(k, self.prefix) for k in e.expired)
@@ -238,7 +238,7 @@ class _Drawing:
 
 
 def fit_text(s: str, limit: int) -> str:
-    return s if len(s) <= limit else s[: limit - 1] + "…"
+    return fit_words(s.split(" "), limit)
 
 
 def render_svg(
@@ -253,6 +253,7 @@ def render_svg(
     witness = verdict.witness if verdict is not None and verdict.broken else ()
     first = witness[0] if witness else None
     bands: list[str] = []
+    marks: list[str] = []
     row = 0
     for e in history.events:
         d.row_of[e.index] = row
@@ -262,8 +263,8 @@ def render_svg(
             bands.append(
                 f'<rect class="{cls}" data-i="{e.index}" x="0" y="{y - ROW / 2}" '
                 f'width="{d.width}" height="{ROW}"/>'
-                + d.text(d.width - 10, y, mark, f"mark {cls}-mark", "end")
             )
+            marks.append(d.text(d.width - 10, y, mark, f"mark {cls}-mark", "end"))
         if isinstance(e, EndState):
             row = d.end_state(e, row, e.index in witness)
         elif isinstance(e, Invoke | Complete):
@@ -276,7 +277,7 @@ def render_svg(
     svg = (
         f'<svg width="{d.width}" height="{d.height}" '
         f'viewBox="0 0 {d.width} {d.height}" role="img">{"".join(bands)}'
-        f"{''.join(d.svg)}</svg>"
+        f"{''.join(d.svg)}{''.join(marks)}</svg>"
     )
     rules = "".join(
         f'.seq:has(.step[data-i="{e.index}"]:hover) .detail[data-i="{e.index}"],'
