@@ -7,15 +7,13 @@ import xml.etree.ElementTree as ET
 
 import pytest
 
-from ..claims.test_testers import BROKEN_MODULE
+from .test_regression_traces import BROKEN, FIND
 
 
 def test_a_failing_check_puts_the_diagram_in_pytests_junit_xml(pytester: pytest.Pytester) -> None:
-    pytester.makepyfile(strategy_under_test=BROKEN_MODULE)
+    pytester.makepyfile(my_cache=BROKEN, test_find=FIND)
     # a subprocess: the inner session starts and stops servers of its own
-    result = pytester.runpytest_subprocess(
-        "-p", "no:cacheprovider", "strategy_under_test.py", "--junitxml=out.xml"
-    )
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider", "--junitxml=out.xml")
     result.assert_outcomes(failed=1)
     suite = ET.parse(pytester.path / "out.xml").getroot().find("testsuite")
     assert suite is not None and suite.get("failures") == "1"
