@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from cacherace.engine.drivers.calls import POSTGRES, REDIS
-from cacherace.report.steps import StepText, fit, fit_words
+from cacherace.report.steps import StepText, fit, fit_words, one_line
 
 INDEX_WIDTH = 5  # "  12 " before the first column
 MIN_PROCESS_WIDTH = 8
@@ -48,6 +48,7 @@ class Layout:
         return row
 
     def put(self, row: list[str], x: int, text: str) -> None:
+        text = one_line(text)  # texts come here one-lined; this is the backstop
         for i, ch in enumerate(text[: self.width - x]):
             row[x + i] = ch
 
@@ -64,12 +65,16 @@ class Layout:
         """Text in a process's column, spilling right over free cells only."""
         x = self.x[p]
         room = max(self.wp - 1, self.free_from(row, x + 1) + 1)
-        shown = fit(text, room) if isinstance(text, StepText) else fit_words(text.split(" "), room)
+        if isinstance(text, StepText):
+            shown = fit(text, room)
+        else:
+            shown = fit_words(one_line(text).split(" "), room)
         self.put(row, x, shown)
 
     def at_server(self, row: list[str], target: str, text: str) -> None:
         """Text from a server's column to the end of the row, whole words."""
-        self.put(row, self.x[target], fit_words(text.split(" "), self.server_room(target)))
+        words = one_line(text).split(" ")
+        self.put(row, self.x[target], fit_words(words, self.server_room(target)))
 
     def arrow(self, row: list[str], p: str, target: str, st: StepText) -> None:
         start, end = self.x[p], self.x[target]

@@ -18,6 +18,12 @@ from cacherace.engine.drivers.calls import REDIS, SCRIPTS
 from cacherace.model.history import Step
 
 ELLIPSIS = "…"
+#: Control characters (a recorded value may hold newlines) shown escaped: a row is one line.
+_CONTROL = {i: f"\\x{i:02x}" for i in range(32)} | {10: "\\n", 13: "\\r", 9: "\\t"}
+
+
+def one_line(s: str) -> str:
+    return s.translate(_CONTROL)
 
 
 @dataclass(frozen=True)
@@ -246,12 +252,13 @@ def describe(step: Step, prefix: str | None = "cr:", names: Mapping[str, str] = 
         result = _redis_result(step, prefix)
     else:
         words, keep, result = _sql(step)
-    words = [w for w in words if w]
+    words = [one_line(w) for w in words if w]
+    result = [one_line(r) for r in result]
     head, outcome = "", ""
     if step.injected == "fail-before":
         head, result, outcome = "✗", [], f"(lost before reaching {step.target})"
     elif step.error and step.injected is None:
-        result, outcome = [], "✗ " + step.error.replace("cacherace: ", "")
+        result, outcome = [], "✗ " + one_line(step.error.replace("cacherace: ", ""))
     elif step.injected == "fail-after":
         outcome = "✗ reply lost"
     return StepText(head, tuple(words), min(keep, len(words)), tuple(result), outcome)

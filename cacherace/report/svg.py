@@ -27,6 +27,7 @@ from cacherace.model.history import (
     Invoke,
     Step,
     TimeAdvance,
+    Wait,
 )
 from cacherace.model.verdict import Verdict
 from cacherace.report.steps import describe, fit, fit_words, strip_prefix
@@ -56,7 +57,7 @@ CSS = """
 .seq .step { cursor: pointer; outline: none; }
 .seq .step .hit { fill: transparent; }
 .seq .step:hover .hit, .seq .step:focus .hit { fill: #e8f0fe; }
-.seq .fault text { fill: #c5221f; font-weight: 700; }
+.seq .fault text { fill: #c5221f; font-weight: 700; } .seq .wait text { fill: #b06000; }
 .seq .time line { stroke: #7b1fa2; stroke-dasharray: 6 3; }
 .seq .time text { fill: #7b1fa2; }
 .seq .db circle { fill: #0d652d; } .seq .db text { fill: #0d652d; }
@@ -176,6 +177,13 @@ class _Drawing:
             self.svg.append(
                 f'<g class="time" data-i="{e.index}"><line x1="{LEFT - 40}" y1="{y}" '
                 f'x2="{self.width - 20}" y2="{y}"/>{self.text(LEFT - 36, y - 6, label)}</g>'
+            )
+        elif isinstance(e, Wait) and e.process in self.x:
+            whom = f" (held by {', '.join(e.on)})" if e.on else ""
+            took = f"waited {e.time - e.since:g}s" if e.ended else "waits forever"
+            self.svg.append(
+                f'<g class="wait" data-i="{e.index}"><title>{_t(e.what)}</title>'
+                f"{self.text(self.x[e.process] + 10, y, f'⧗ {took}{whom}')}</g>"
             )
         elif isinstance(e, DbChange):
             how = "deleted" if e.value is None else f":= {e.value}"
