@@ -36,6 +36,10 @@ def injected(target: str, when: str) -> Exception:
     return psycopg.OperationalError(msg)
 
 
+def _timed_out() -> None:
+    return None
+
+
 class Stepper:
     __slots__ = ("locks", "observers", "recorder")
 
@@ -57,6 +61,8 @@ class Stepper:
         park(p)  # the hub resumes us when this step is scheduled
         if p.state is State.CRASHED:
             raise ClientCrashed()
+        if call.blocking and not p.engine.waiting.until_answerable(p, call):
+            run = _timed_out  # its timeout passed in virtual time: the server's nil
         p.pending = None
         inject, p.inject = p.inject, None
         record = self.recorder.record

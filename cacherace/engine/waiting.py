@@ -14,8 +14,11 @@ forever. So a process can be in one of these states, besides ready:
   sleep or twice in a row. A step of a spinner still runs when the schedule asks
   for it; but ``finish`` and settle run the others first, until something changed.
 - **waiting** (:meth:`Waiting.wait_until`): a ``threading`` lock or condition
-  another process holds (:mod:`.drivers.threads`). Stepping it does nothing until
-  what it waits for is there, or its timeout has passed in virtual time.
+  another process holds (:mod:`.drivers.threads`), or a blocking pop (BLPOP,
+  BRPOP, BZPOPMIN/MAX, BRPOPLPUSH, BLMOVE) on empty keys. Stepping it does
+  nothing until what it waits for is there, or its timeout has passed in virtual
+  time (a pop that timed out is answered nil without being sent). Streams'
+  ``XREAD BLOCK`` is not handled yet.
 
 When no process can go on, time jumps to the next thing that would let one (a
 lock key's TTL running out, a wait's timeout); when nothing would, the run is
@@ -180,6 +183,29 @@ class Waiting:
             p.pace.wait = None
             if p.state is not State.CRASHED:
                 p.pending, p.state = pending, state
+
+    def until_answerable(self, p: Any, call: Call) -> bool:
+        """Before a blocking pop (BLPOP, ...): wait until one of its keys has
+        something, or its timeout passed in virtual time (False: the server would
+        answer nil; the call is not sent, so no wall time passes)."""
+        args = call.commands[0]
+        name = str(args[0]).upper()
+        keys = [args[1]] if name in ("BRPOPLPUSH", "BLMOVE") else list(args[1:-1])
+        size = "ZCARD" if name.startswith("BZ") else "LLEN"
+        timeout = float(args[-1])
+
+        def ready() -> bool:
+            state, p.state = p.state, State.STEPPING  # the harness's own calls: no steps
+            try:
+                admin = self.engine.admin_redis
+                return any(int(admin.execute_command(size, k) or 0) for k in keys)
+            except Exception:  # the call itself will report the server's trouble
+                return True
+            finally:
+                p.state = state
+
+        what = f"`{call.command}` to find something to pop"
+        return self.wait_until(p, ready, what, (), None if timeout == 0 else timeout)
 
     # -- after each step (an observer) --------------------------------------------------
     def after_step(self, p: Any, call: Call, index: int) -> None:

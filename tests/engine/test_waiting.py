@@ -210,3 +210,37 @@ def test_a_crash_closes_the_clients_a_library_opened(make_scheduler: MakeSchedul
     assert any(
         all(c["name"] != "own-client" for c in s.admin_redis.client_list()) for _ in range(2_000)
     )
+
+
+class Queue(Strategy):
+    """A read pops a queue (BLPOP, 5 s timeout); a write pushes to it."""
+
+    def read(self, key: str) -> str | None:
+        got = self.redis.blpop([self.settings.aux_key(key)], timeout=5)
+        return None if got is None else str(got[1])
+
+    def write(self, key: str, value: str) -> None:
+        self.redis.rpush(self.settings.aux_key(key), value)
+
+
+def test_a_blocking_pop_waits_for_the_push(make_scheduler: MakeScheduler) -> None:
+    s = make_scheduler(Queue, clients=2)
+    h = s.reset()
+    s.start("c0", "read", "k1")  # parked at its BLPOP
+    assert s.step("c0")  # scheduled: nothing to pop, so it waits (no call is sent)
+    assert not s.step("c0")  # stepping a waiter does nothing until there is
+    s.start("c1", "write", "k1", "k1.1")
+    s.run_to_end("c1")
+    assert s.step("c0")
+    assert completes(h, "c0")[-1].value == "k1.1" and s.clock.now == 0.0
+    [wait] = of(h, Wait)
+    assert wait.process == "c0" and wait.ended and "BLPOP" in wait.what
+
+
+def test_a_blocking_pop_times_out_in_virtual_time(make_scheduler: MakeScheduler) -> None:
+    s = make_scheduler(Queue, clients=1)
+    h = s.reset()
+    s.start("c0", "read", "k1")
+    s.run_to_end("c0")  # nobody pushes: time jumps to its timeout
+    assert s.clock.now == 5.0
+    assert completes(h, "c0")[-1].value is None

@@ -44,6 +44,7 @@ class Call(NamedTuple):
     writes: bool = True  # False only when surely read-only (lets the DB peek be skipped)
     batch: bool = False  # a pipeline or MULTI/EXEC: its result is a list of results
     args: tuple[str, ...] = ()  # the Step's ``args``: SQL parameters / Redis arguments
+    blocking: bool = False  # a blocking pop (BLPOP, ...): it may wait for a push
 
     def shown(self) -> str:
         """The call as one line of text (faults name the call they hit with it)."""
@@ -117,11 +118,19 @@ def _data(values: Sequence[Any]) -> tuple[str, ...]:
                   for v in values])  # fmt: skip
 
 
+#: Blocking pops whose keys are args[1:-1] (BRPOPLPUSH/BLMOVE: args[1]) and whose
+#: last argument is the timeout in seconds (0: forever).
+BLOCKING = frozenset({"BLPOP", "BRPOP", "BZPOPMIN", "BZPOPMAX", "BRPOPLPUSH", "BLMOVE"})
+
+
 def redis_call(args: Sequence[Any]) -> Call:
     shown = redis_command_text(args)
     if len(shown) > _TEXT_LIMIT:
         shown = text(shown)
-    return Call(REDIS, shown, redis_keys(args), (tuple(args),), args=_data(args[1:]))
+    name = args[0]
+    blocking = (name if name.__class__ is str else text(name)).upper() in BLOCKING
+    return Call(REDIS, shown, redis_keys(args), (tuple(args),), args=_data(args[1:]),
+                blocking=blocking)  # fmt: skip
 
 
 def redis_batch_call(label: str, commands: Sequence[Sequence[Any]]) -> Call:
