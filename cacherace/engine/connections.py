@@ -13,6 +13,7 @@ transaction state behind.
 from __future__ import annotations
 
 import contextlib
+import contextvars
 import time
 from typing import Any
 
@@ -122,6 +123,7 @@ class Connections:
         for pid in close_owned(p):
             self.await_backend_exit(pid)
         p.incarnation += 1
+        p.context = contextvars.Context()
         with owning(p):
             p.strategy = self.strategy_cls(p.redis, p.db, self.settings)
         p.dirty = False

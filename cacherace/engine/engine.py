@@ -142,6 +142,7 @@ class Engine:
                 complete(self.recorder, p, Outcome.FAIL, None, f"cannot connect: {exc}")
                 return True
         w = Worker(self._body)
+        w.gr_context = p.context
         w.process = p
         p.worker = w
         p.state = State.RUNNING

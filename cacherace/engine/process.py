@@ -3,6 +3,7 @@ and the worker (greenlet) that runs its current operation."""
 
 from __future__ import annotations
 
+import contextvars
 from typing import Any
 
 from cacherace.engine.runtime import State, Worker
@@ -19,9 +20,9 @@ class Process:
     """
 
     __slots__ = (
-        "actor", "blocked", "db", "dirty", "engine", "epochs", "f", "incarnation", "inject",
-        "key", "name", "op", "owned", "pace", "pending", "reached", "redis", "started",
-        "state", "strategy", "value", "worker",
+        "actor", "blocked", "context", "db", "dirty", "engine", "epochs", "f", "incarnation",
+        "inject", "key", "name", "op", "owned", "pace", "pending", "reached", "redis",
+        "started", "state", "strategy", "value", "worker",
     )  # fmt: skip
 
     def __init__(self, name: str, engine: Any, actor: str | None = None) -> None:
@@ -50,6 +51,9 @@ class Process:
         self.pace = Pace()
         self.owned: list[Any] = []  # weak references to a library's own connections
         self.incarnation = 0  # bumped with each new strategy object (its thread-locals)
+        #: its contextvars, shared by the workers of its operations (a new greenlet
+        #: would start with an empty context: asgiref's Local, Django's connections)
+        self.context = contextvars.Context()
 
     @property
     def busy(self) -> bool:

@@ -111,12 +111,16 @@ def test_a_waiting_client_works_again_after_reset(s: Scheduler) -> None:
 
 
 class WaitsForever(Strategy):
-    """read: a Redis call that never returns by itself (BLPOP with no timeout)."""
+    """read: a Redis call that never returns by itself (WAIT for a replica that
+    does not exist, no timeout; a blocking pop would be a cooperative wait)."""
 
     name: ClassVar[str] = "waits-forever"
 
     def read(self, key: str) -> str | None:
-        return str(self.redis.blpop([self.settings.cache_key(key)], 0))
+        return str(self.redis.execute_command("WAIT", 1, 0))
+
+    def write(self, key: str, value: str) -> None:
+        self.redis.set(self.settings.cache_key(key), value)
 
 
 def test_a_redis_call_that_does_not_return_is_reported(
@@ -133,11 +137,9 @@ def test_a_redis_call_that_does_not_return_is_reported(
     with pytest.raises(HarnessError) as raised:
         s.step("c0")
     message = str(raised.value)
-    assert "c0's redis call `BLPOP crh:k1 0` on crh:k1 in its read of k1" in message
+    assert "c0's redis call `WAIT 1 0` in its read of k1" in message
     assert "(TimeoutError)" in message
     assert not s.busy("c0")
-    s.admin_redis.rpush("crh:k1", "x")  # the blocked BLPOP is gone: nobody takes this
-    assert s.admin_redis.llen("crh:k1") == 1
-    s.start("c0", "read", "k1")  # a new connection for the next operation
+    s.start("c0", "write", "k1", "x")  # a new connection for the next operation
     s.run_to_end("c0")
-    assert s.history.events[-1].value == "('crh:k1', 'x')"  # type: ignore[union-attr]
+    assert s.admin_redis.get("crh:k1") == "x"

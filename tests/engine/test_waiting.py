@@ -3,6 +3,7 @@ process holds, threading locks and thread-locals per process, deadlocks as findi
 
 from __future__ import annotations
 
+import contextvars
 import threading
 import time
 from typing import Any, ClassVar
@@ -244,3 +245,26 @@ def test_a_blocking_pop_times_out_in_virtual_time(make_scheduler: MakeScheduler)
     s.run_to_end("c0")  # nobody pushes: time jumps to its timeout
     assert s.clock.now == 5.0
     assert completes(h, "c0")[-1].value is None
+
+
+_SEEN: contextvars.ContextVar[int] = contextvars.ContextVar("cr_test_seen", default=0)
+
+
+class CountsInContext(Sleepy):
+    """Counts each client's reads in a ContextVar (as asgiref's Local keeps
+    Django's connections)."""
+
+    def read(self, key: str) -> str | None:
+        _SEEN.set(_SEEN.get() + 1)
+        return str(_SEEN.get())
+
+
+def test_context_variables_are_per_process(make_scheduler: MakeScheduler) -> None:
+    s = make_scheduler(CountsInContext, clients=2)
+    h = s.reset()
+    for name in ("c0", "c0", "c1", "c0"):
+        s.start(name, "read", "k1")
+        s.run_to_end(name)
+    assert [(c.process, c.value) for c in of(h, Complete)] == [
+        ("c0", "1"), ("c0", "2"), ("c1", "1"), ("c0", "3"),
+    ]  # fmt: skip

@@ -68,7 +68,7 @@ _NO_KEYS = frozenset(
     {
         "PING", "ECHO", "TIME", "INFO", "MULTI", "EXEC", "DISCARD", "UNWATCH", "SCRIPT",
         "FLUSHALL", "FLUSHDB", "DBSIZE", "SCAN", "KEYS", "CLIENT", "CONFIG", "HELLO",
-        "SELECT", "AUTH", "COMMAND", "FUNCTION", "RANDOMKEY",
+        "SELECT", "AUTH", "COMMAND", "FUNCTION", "RANDOMKEY", "WAIT", "WAITAOF",
     }
 )  # fmt: skip
 
