@@ -89,7 +89,7 @@ class Pace:
         self.sleep_len = 0.0
         self.slept = False  # slept since its last driver call
         self.sleep_seen = -1  # the change count at its last sleep
-        self.last: tuple[Any, ...] = ()  # (target, command, result, changes after it)
+        self.last: tuple[Any, ...] = ()  # (target, command, args, result, changes after)
         self.since = 0.0  # virtual time of the first of its repeated calls
         self.repeats = 0
         self.spin: WaitState | None = None
@@ -143,7 +143,7 @@ class Waiting:
         pace = p.pace
         now = self.engine.clock.now
         if pace.slept and pace.sleep_seen == self.changes and pace.spin is None:
-            self._spinning(p, ("time", f"sleep {seconds:g}", ""), now)  # sleeps, no calls
+            self._spinning(p, ("time", f"sleep {seconds:g}", (), ""), now)  # sleeps, no calls
         elif pace.spin is not None:
             pace.spin.seen = self.changes
         pace.sleep_seen = self.changes
@@ -212,8 +212,8 @@ class Waiting:
         step = self.engine.history.events[index]
         changed = changes_state(step, call)
         pace = p.pace
-        signature = (call.target, call.command, step.result)
-        repeat = pace.last[:3] == signature and pace.last[3] == self.changes and not changed
+        signature = (call.target, call.command, step.args, step.result)
+        repeat = pace.last[:4] == signature and pace.last[4] == self.changes and not changed
         if changed:
             self.changed += 1
             if call.target == REDIS:
@@ -228,7 +228,7 @@ class Waiting:
             elif pace.spin is not None:
                 pace.spin.seen = self.changes
         else:
-            if pace.spin is not None and pace.last[:3] != signature:
+            if pace.spin is not None and pace.last[:4] != signature:
                 self._record(p, pace.spin, ended=True)  # it went on
                 pace.spin = None
             pace.repeats = 0
@@ -243,7 +243,10 @@ class Waiting:
         deadlines = [d for k in keys if (d := self.engine.deadlines.get(k)) is not None]
         interval = max(p.pace.sleep_len, MIN_INTERVAL)
         bound = max(deadlines) - since + interval if deadlines else None
-        what = f"`{signature[1]}` to answer otherwise than {signature[2]!s}"
+        shown = signature[1]  # a Redis command line has its arguments; a statement not
+        if signature[0] != REDIS and signature[2]:
+            shown += f" [{', '.join(signature[2])}]"
+        what = f"`{shown}` to answer otherwise than {signature[3]!s}"
         if signature[0] == "time":
             what = "its sleeping loop to find something changed"
         p.pace.spin = WaitState(what, on, since, None, None, bound, self.changes, keys, interval)
