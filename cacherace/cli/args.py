@@ -24,6 +24,16 @@ def add_backend_arguments(parser: argparse.ArgumentParser) -> None:
     )  # fmt: skip
     parser.add_argument("--pg-user", default=None,
                         help="user PostgreSQL runs as when cacherace runs as root")  # fmt: skip
+    add_image_arguments(parser)
+
+
+def add_image_arguments(parser: argparse.ArgumentParser) -> None:
+    for kind, name in (("redis", "Redis"), ("postgres", "PostgreSQL")):
+        parser.add_argument(
+            f"--{kind}-image",
+            default=None,
+            help=f"container provider: the {name} image (env CACHERACE_{kind.upper()}_IMAGE)",
+        )
 
 
 def backend_from_args(args: argparse.Namespace) -> Backend:
@@ -35,6 +45,8 @@ def backend_from_args(args: argparse.Namespace) -> Backend:
         allow_destructive=args.allow_destructive
         or os.environ.get("CACHERACE_ALLOW_DESTRUCTIVE") == "1",
         pg_user=args.pg_user,
+        redis_image=args.redis_image,
+        postgres_image=args.postgres_image,
     )
 
 

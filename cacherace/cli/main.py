@@ -16,6 +16,7 @@ SUBCOMMANDS = {
     "verify": ("cacherace.cli.verify", "check strategies against the claims they make"),
     "replay": ("cacherace.cli.replay", "re-run a saved trace on fresh servers"),
     "bench": ("cacherace.cli.bench.command", "measure harness speed and race finding"),
+    "images": ("cacherace.cli.images", "build container images from this machine's servers"),
 }
 
 

@@ -1,8 +1,18 @@
-"""The container provider: pinned redis and postgres images through testcontainers.
+"""The container provider: Redis and PostgreSQL in Docker, through testcontainers.
 
-Uses testcontainers.core.container.DockerContainer directly: the
-testcontainers.redis / .postgres modules emit DeprecationWarnings (4.x) and
-their wait strategies sleep; we poll the mapped port instead.
+By default each container runs on the host's network, bound to 127.0.0.1 on a
+free port that we choose (no traffic leaves loopback, and a restart keeps the
+address). ``CACHERACE_CONTAINER_NETWORK=bridge`` uses Docker's bridge with the
+port mapped instead; the mapped port may change on restart, so callers rebuild
+clients when the address changes. crash is ``docker kill`` (SIGKILL of the
+container's init, so of every process in it), restart ``docker start`` (the data
+lives in the container's own layer), pause ``docker pause`` (the freezer).
+
+Ryuk, testcontainers' reaper, is an image that cannot be pulled everywhere: it is
+disabled, and the local reaper (reaper.py) removes a dead run's containers.
+testcontainers.core.container.DockerContainer is used directly: the
+testcontainers.redis / .postgres modules emit DeprecationWarnings (4.x), their
+wait strategies sleep, and they would pull images without bound.
 """
 
 from __future__ import annotations
@@ -10,21 +20,30 @@ from __future__ import annotations
 import contextlib
 import os
 import time
+from collections.abc import Iterator
 from typing import Any
 
 from .base import BackendError, BackendUnavailable, PostgresServer, RedisServer
-from .process import wait_until
+from .imagepick import Chosen, choose, describe
+from .images import PG_DATA
+from .pgcluster import SERVER_SETTINGS
+from .process import free_port, wait_until
 from .provider import Availability, Provider
+from .reaper import OWNER_LABEL, Owner, sweep_containers
 from .redisproc import REDIS_PROFILE_ARGS, redis_answers
 from .spawned import START_TIMEOUT_S
 
-# Pinned so a run means the same thing everywhere; bump deliberately.
-REDIS_IMAGE = "redis:7.2.5"
-POSTGRES_IMAGE = "postgres:15.8"
-DOCKER_TIMEOUT_S = 2
+DOCKER_TIMEOUT_S = 10
+NETWORKS = ("host", "bridge")
+NETWORK_ENV = "CACHERACE_CONTAINER_NETWORK"
 
 
-def docker_client() -> Any:
+def _one_line(e: BaseException) -> str:
+    text = getattr(e, "explanation", None) or str(e) or type(e).__name__
+    return " ".join(str(text).split())[:240]
+
+
+def docker_client(timeout: int = DOCKER_TIMEOUT_S) -> Any:
     """A Docker client that answered a ping, else BackendUnavailable (fast: no retries)."""
     try:
         import docker
@@ -35,7 +54,7 @@ def docker_client() -> Any:
         ) from e
     where = os.environ.get("DOCKER_HOST", "unix:///var/run/docker.sock")
     try:
-        client = docker.from_env(timeout=DOCKER_TIMEOUT_S)
+        client = docker.from_env(timeout=timeout)
         client.ping()
     except (DockerException, OSError) as e:
         raise BackendUnavailable(
@@ -44,130 +63,195 @@ def docker_client() -> Any:
     return client
 
 
-class _ContainerWatch:
+@contextlib.contextmanager
+def docker_errors(what: str) -> Iterator[None]:
+    """Any failure talking to Docker becomes one BackendError line naming ``what``."""
+    try:
+        yield
+    except BackendError:
+        raise
+    except Exception as e:  # docker.errors.*, requests' ConnectionError, socket errors
+        raise BackendError(
+            f"Docker failed to {what}: {_one_line(e)}; check that the daemon still runs "
+            "(docker info) and rerun"
+        ) from None
+
+
+def _disable_ryuk() -> None:
+    """Ryuk's image cannot be pulled here; our reaper replaces it (unless the user
+    explicitly asked for Ryuk with TESTCONTAINERS_RYUK_DISABLED=false)."""
+    if "TESTCONTAINERS_RYUK_DISABLED" in os.environ:
+        return
+    from testcontainers.core.config import testcontainers_config
+
+    testcontainers_config.ryuk_disabled = True
+
+
+class _Watch:
     """Adapts a container to what wait_until needs (alive, logs, kill)."""
 
-    def __init__(self, container: Any) -> None:
-        self.container = container
+    def __init__(self, server: _ContainerServer) -> None:
+        self.server = server
 
     @property
     def alive(self) -> bool:
-        wrapped = self.container.get_wrapped_container()
-        wrapped.reload()
-        return bool(wrapped.status == "running")
+        return self.server.alive
 
     @property
     def returncode(self) -> int | None:
-        return self.container.get_wrapped_container().attrs.get("State", {}).get("ExitCode")
+        with contextlib.suppress(Exception):
+            return int(self.server.wrapped.attrs["State"]["ExitCode"])
+        return None
 
     def log_tail(self, lines: int = 15) -> str:
-        out, err = self.container.get_logs()
-        text = (out or b"").decode(errors="replace") + (err or b"").decode(errors="replace")
-        return "\n".join("    " + x for x in text.splitlines()[-lines:])
+        try:
+            text = self.server.wrapped.logs(tail=lines).decode(errors="replace")
+        except Exception as e:
+            return f"    (no log: {_one_line(e)})"
+        return "\n".join("    " + x for x in text.splitlines()) or "    (empty)"
 
     def kill(self) -> None:
-        self.container.get_wrapped_container().kill()
+        with contextlib.suppress(Exception):
+            self.server.wrapped.kill()
 
 
 class _ContainerServer:
-    """Shared crash/restart/stop for one container; subclasses say how to wait."""
+    """crash/restart/pause/stop/close for one container; subclasses say how to wait."""
 
-    container: Any
-    port: int
+    provider = "container"
+    can_crash = True
     inner_port: int
+    chosen: Chosen
+    network: str
+    host: str
+    port: int
     timings: dict[str, float]
 
-    def _boot(self, phase: str, first: bool) -> None:
+    def _create(self, command: list[str], env: dict[str, str]) -> None:
         from testcontainers.core.container import DockerContainer
 
-        t0 = time.perf_counter()
-        if first:
-            assert isinstance(self.container, DockerContainer)
-            self.container.start()
+        self.timings = {}
+        self.version = self.chosen.version
+        c = DockerContainer(self.chosen.image, command=command, env=env)
+        labels = {OWNER_LABEL: Owner.me().label()}
+        if self.network == "host":
+            # network= (not network_mode=) also stops testcontainers guessing one.
+            c.with_kwargs(network="host", labels=labels)
         else:
-            self.container.get_wrapped_container().start()
-        # Restarting a container may map a new host port: callers rebuild clients.
-        self.host = self.container.get_container_host_ip()
-        self.port = int(self.container.get_exposed_port(self.inner_port))
+            c.with_exposed_ports(self.inner_port).with_kwargs(labels=labels)
+        self.container = c
+        self._boot("start", first=True)
+
+    @property
+    def wrapped(self) -> Any:
+        return self.container.get_wrapped_container()
+
+    def _boot(self, phase: str, first: bool) -> None:
+        t0 = time.perf_counter()
+        with docker_errors(f"start a container from {self.chosen.image}"):
+            if first:
+                self.container.start()
+            else:
+                self.wrapped.start()
+            if self.network == "bridge":  # a restart may map another host port
+                self.host = self.container.get_container_host_ip()
+                self.port = int(self.container.get_exposed_port(self.inner_port))
         self._wait()
         self.timings[phase] = (time.perf_counter() - t0) * 1000
 
     def _wait(self) -> None:
         raise NotImplementedError
 
+    def _state(self) -> str:
+        w = self.wrapped
+        w.reload()
+        return str(w.status)
+
     @property
     def alive(self) -> bool:
+        """Running or paused: the server process exists."""
         try:
-            return _ContainerWatch(self.container).alive
+            return self._state() in ("running", "paused")
         except Exception:
             return False
 
     def crash(self) -> None:
-        if self.alive:
-            self.container.get_wrapped_container().kill()  # SIGKILL, nothing flushed
+        with docker_errors(f"kill the {self.chosen.kind} container"):
+            if self._state() == "paused":
+                self.wrapped.unpause()  # SIGKILL is not delivered to frozen processes
+            if self._state() == "running":
+                self.wrapped.kill()  # SIGKILL to its init: every process in it dies
+            self.wrapped.wait(condition="not-running", timeout=START_TIMEOUT_S)
 
     def restart(self) -> None:
         if self.alive:
             raise BackendError("the container is running; crash() or stop() it before restart()")
         self._boot("restart", first=False)
 
+    def pause(self) -> None:
+        """Freeze every process in the container (cgroup freezer): a hang, not a crash."""
+        with docker_errors(f"pause the {self.chosen.kind} container"):
+            if self._state() == "running":
+                self.wrapped.pause()
+
+    def resume(self) -> None:
+        with docker_errors(f"unpause the {self.chosen.kind} container"):
+            if self._state() == "paused":
+                self.wrapped.unpause()
+
     def stop(self) -> None:
-        if self.alive:
-            self.container.get_wrapped_container().stop(timeout=10)
+        with docker_errors(f"stop the {self.chosen.kind} container"):
+            self.resume()
+            if self.alive:
+                self.wrapped.stop(timeout=10)
 
     def close(self) -> None:
-        with contextlib.suppress(Exception):  # already gone is fine
+        with contextlib.suppress(Exception):  # already gone (or daemon gone) is fine
             self.container.stop()  # testcontainers' stop removes the container
 
 
 class ContainerRedis(_ContainerServer, RedisServer):
-    provider = "container"
-    can_crash = True
     inner_port = 6379
 
-    def __init__(self, persistence: str, client: Any) -> None:
-        from testcontainers.core.container import DockerContainer
-
+    def __init__(self, persistence: str, chosen: Chosen, network: str) -> None:
         self.persistence = persistence
-        self.version = f"Redis {REDIS_IMAGE.split(':')[1]} (image {REDIS_IMAGE})"
-        self.timings = {}
-        args = " ".join(a if a else "''" for a in REDIS_PROFILE_ARGS[persistence])
-        self.container = DockerContainer(
-            REDIS_IMAGE, command=f"redis-server --protected-mode no {args}"
-        ).with_exposed_ports(self.inner_port)
-        self._boot("start", first=True)
+        self.chosen, self.network = chosen, network
+        self.host = "127.0.0.1"
+        self.port = free_port() if network == "host" else self.inner_port
+        bind = "127.0.0.1" if network == "host" else "0.0.0.0"
+        command = ["redis-server", "--dir", "/data", "--bind", bind, "--port", str(self.port),
+                   "--protected-mode", "no", *REDIS_PROFILE_ARGS[persistence]]  # fmt: skip
+        self._create(command, {})
 
     def _wait(self) -> None:
         wait_until(
             lambda: redis_answers(self.port, self.host),
             timeout=START_TIMEOUT_S,
-            what=f"container {REDIS_IMAGE}",
-            proc=_ContainerWatch(self.container),
+            what=f"container {self.chosen.image}",
+            proc=_Watch(self),
         )
 
 
 class ContainerPostgres(_ContainerServer, PostgresServer):
-    provider = "container"
-    can_crash = True
     inner_port = 5432
     user = "postgres"
     dbname = "postgres"
     schema = None
 
-    def __init__(self, client: Any) -> None:
-        from testcontainers.core.container import DockerContainer
-
-        self.version = f"PostgreSQL {POSTGRES_IMAGE.split(':')[1]} (image {POSTGRES_IMAGE})"
-        self.timings = {}
-        self.container = (
-            DockerContainer(
-                POSTGRES_IMAGE,
-                command="postgres -c fsync=off -c synchronous_commit=on -c full_page_writes=off",
-            )
-            .with_env("POSTGRES_HOST_AUTH_METHOD", "trust")
-            .with_exposed_ports(self.inner_port)
-        )
-        self._boot("start", first=True)
+    def __init__(self, chosen: Chosen, network: str) -> None:
+        self.chosen, self.network = chosen, network
+        self.host = "127.0.0.1"
+        self.port = free_port() if network == "host" else self.inner_port
+        settings = {
+            **SERVER_SETTINGS,
+            "listen_addresses": "127.0.0.1" if network == "host" else "*",
+            "unix_socket_directories": "/tmp",
+        }
+        command = ["postgres", "-D", PG_DATA, "-p", str(self.port)]
+        for name, value in settings.items():
+            command += ["-c", f"{name}={value}"]
+        # For the public image's entrypoint (initdb on first start); ours ignores it.
+        self._create(command, {"POSTGRES_HOST_AUTH_METHOD": "trust"})
 
     def _ready(self) -> bool:
         import psycopg
@@ -180,40 +264,70 @@ class ContainerPostgres(_ContainerServer, PostgresServer):
             return False
 
     def _wait(self) -> None:
-        # The image's init runs a socket-only server first; TCP answers only after it.
+        # The public image's init runs a socket-only server first; TCP answers after it.
         wait_until(
             self._ready,
             timeout=START_TIMEOUT_S * 2,
-            what=f"container {POSTGRES_IMAGE}",
-            proc=_ContainerWatch(self.container),
+            what=f"container {self.chosen.image}",
+            proc=_Watch(self),
         )
+
+
+def container_network(network: str | None = None) -> str:
+    network = network or os.environ.get(NETWORK_ENV) or "host"
+    if network not in NETWORKS:
+        raise BackendError(
+            f"{NETWORK_ENV}={network} is not a network mode cacherace knows; use host or bridge"
+        )
+    return network
 
 
 class ContainerProvider(Provider):
     name = "container"
 
-    def __init__(self) -> None:
+    def __init__(
+        self,
+        redis_image: str | None = None,
+        postgres_image: str | None = None,
+        network: str | None = None,
+    ) -> None:
+        self.network = container_network(network)
         self.client = docker_client()
+        _disable_ryuk()
+        with docker_errors("sweep containers left by dead runs"):
+            self.swept = sweep_containers(self.client)
+        with docker_errors("look up images"):
+            self.images = {
+                "redis": choose(self.client, "redis", redis_image),
+                "postgres": choose(self.client, "postgres", postgres_image),
+            }
 
     def redis(self, persistence: str) -> RedisServer:
-        return ContainerRedis(persistence, self.client)
+        return ContainerRedis(persistence, self.images["redis"], self.network)
 
     def postgres(self) -> PostgresServer:
-        return ContainerPostgres(self.client)
+        return ContainerPostgres(self.images["postgres"], self.network)
 
     def close(self) -> None:
         self.client.close()
 
 
-def probe_containers() -> Availability:
+def probe_containers(
+    redis_image: str | None = None, postgres_image: str | None = None
+) -> Availability:
     try:
         client = docker_client()
     except BackendUnavailable as e:
         return Availability("container", False, reason=str(e))
     try:
-        version = client.version().get("Version", "?")
+        with docker_errors("describe the daemon and its images"):
+            version = client.version().get("Version", "?")
+            lines = describe(client, {"redis": redis_image, "postgres": postgres_image})
+    except BackendError as e:
+        return Availability("container", False, reason=str(e))
     finally:
         client.close()
+    # Available even when an image is missing: opening the backend tries one pull.
     return Availability(
-        "container", True, details=[f"Docker {version}", f"images {REDIS_IMAGE}, {POSTGRES_IMAGE}"]
+        "container", True, details=[f"Docker {version}, network {container_network()}", *lines]
     )

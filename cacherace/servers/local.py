@@ -10,6 +10,7 @@ from pathlib import Path
 from .base import BackendUnavailable, PostgresServer, RedisServer
 from .pgcluster import ProcessPostgres, pg_version_label, resolve_run_as
 from .provider import Availability, Provider
+from .reaper import sweep_dirs
 from .redisproc import ProcessRedis, binary_version, redis_version_label
 
 # Debian/Ubuntu install PostgreSQL off PATH, one directory per major version.
@@ -77,6 +78,7 @@ class LocalProvider(Provider):
         pg_bindir: Path | None = None,
         pg_user: str | None = None,
     ) -> None:
+        sweep_dirs()  # what a SIGKILLed run left in the temp directory
         self.redis_server = redis_server or find_redis_server()
         self.pg_bindir = pg_bindir or find_pg_bindir()
         self.redis_version = redis_version_label(binary_version(self.redis_server))

@@ -21,6 +21,7 @@ from pathlib import Path
 
 from .base import BackendError, PostgresServer
 from .process import ServerProcess, free_port
+from .reaper import dir_prefix
 from .redisproc import binary_version
 from .spawned import Spawned
 
@@ -117,7 +118,7 @@ def template_dir(bindir: Path, version_line: str, run_as: RunAs | None) -> tuple
         t0 = time.perf_counter()
         # initdb runs as the unprivileged user, which may not reach our cache dir
         # (e.g. under /root): build in /tmp, then copy in and rename atomically.
-        work = Path(tempfile.mkdtemp(prefix="cacherace-initdb-"))
+        work = Path(tempfile.mkdtemp(prefix=dir_prefix("initdb")))
         try:
             _chown_tree(work, run_as)
             data = work / "data"
@@ -167,7 +168,7 @@ class ProcessPostgres(Spawned, PostgresServer):
         self.version = pg_version_label(version_line)
         template, initdb_ms = template_dir(bindir, version_line, run_as)
         self.timings["initdb"] = initdb_ms
-        self.dir = Path(tempfile.mkdtemp(prefix="cacherace-pg-"))
+        self.dir = Path(tempfile.mkdtemp(prefix=dir_prefix("pg")))
         _chown_tree(self.dir, run_as)
         self.data = self.dir / "data"
         t0 = time.perf_counter()

@@ -9,6 +9,7 @@ from pathlib import Path
 
 from .base import BackendError, RedisServer, check_persistence
 from .process import ServerProcess, free_port
+from .reaper import dir_prefix
 from .spawned import Spawned
 
 # What each persistence profile means on the redis-server command line.
@@ -69,7 +70,7 @@ class ProcessRedis(Spawned, RedisServer):
         self.persistence = persistence
         self.version = version
         self.timings = {}
-        self.dir = Path(tempfile.mkdtemp(prefix=f"cacherace-redis-{persistence}-"))
+        self.dir = Path(tempfile.mkdtemp(prefix=dir_prefix(f"redis-{persistence}")))
         self.port = free_port()
         argv = [
             str(binary),

@@ -17,7 +17,12 @@ def env_flag(name: str) -> bool:
     return os.environ.get(name, "").strip().lower() in ("1", "true", "yes", "on")
 
 
-def _make(kind: str, pg_user: str | None) -> Provider:
+def _make(
+    kind: str,
+    pg_user: str | None,
+    redis_image: str | None = None,
+    postgres_image: str | None = None,
+) -> Provider:
     if kind == "local":
         from .local import LocalProvider
 
@@ -29,11 +34,11 @@ def _make(kind: str, pg_user: str | None) -> Provider:
     if kind == "container":
         from .containers import ContainerProvider
 
-        return ContainerProvider()
+        return ContainerProvider(redis_image=redis_image, postgres_image=postgres_image)
     raise AssertionError(kind)
 
 
-PROVIDER_FACTORIES: dict[str, Callable[[str | None], Provider]] = {
+PROVIDER_FACTORIES: dict[str, Callable[..., Provider]] = {
     k: functools.partial(_make, k) for k in AUTO_ORDER
 }
 
@@ -55,8 +60,12 @@ def open_backend(
     database_url: str | None = None,
     allow_destructive: bool = False,
     pg_user: str | None = None,
+    redis_image: str | None = None,
+    postgres_image: str | None = None,
 ) -> Backend:
-    """Servers from the provider ``kind``; nothing starts until .redis()/.postgres()."""
+    """Servers from the provider ``kind``; nothing starts until .redis()/.postgres().
+    ``redis_image`` / ``postgres_image`` name the container provider's images."""
+    images = {"redis_image": redis_image, "postgres_image": postgres_image}
     if kind not in KINDS:
         raise BackendError(f"unknown backend {kind!r}; use one of {', '.join(KINDS)}")
     redis_url = redis_url or os.environ.get("CACHERACE_REDIS_URL") or None
@@ -80,12 +89,12 @@ def open_backend(
         return Backend(UrlProvider(redis_url, database_url))
 
     if kind != "auto":
-        return Backend(PROVIDER_FACTORIES[kind](pg_user))
+        return Backend(PROVIDER_FACTORIES[kind](pg_user, **images))
 
     reasons: dict[str, str] = {}
     for name in AUTO_ORDER:
         try:
-            return Backend(PROVIDER_FACTORIES[name](pg_user))
+            return Backend(PROVIDER_FACTORIES[name](pg_user, **images))
         except BackendUnavailable as e:
             reasons[name] = str(e)
     raise BackendUnavailable(NO_SERVERS.format(**reasons))
