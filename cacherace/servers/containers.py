@@ -20,6 +20,7 @@ from __future__ import annotations
 import contextlib
 import os
 import time
+import uuid
 from collections.abc import Iterator
 from typing import Any
 
@@ -29,13 +30,14 @@ from .images import PG_DATA
 from .pgcluster import SERVER_SETTINGS
 from .process import free_port, wait_until
 from .provider import Availability, Provider
-from .reaper import OWNER_LABEL, Owner, sweep_containers
+from .reaper import OWNER_LABEL, Owner, labelled, sweep_containers
 from .redisproc import REDIS_PROFILE_ARGS, redis_answers
 from .spawned import START_TIMEOUT_S
 
 DOCKER_TIMEOUT_S = 10
 NETWORKS = ("host", "bridge")
 NETWORK_ENV = "CACHERACE_CONTAINER_NETWORK"
+BACKEND_LABEL = "org.cacherace.backend"  # one id per provider: what its close() removes
 
 
 def _one_line(e: BaseException) -> str:
@@ -127,20 +129,24 @@ class _ContainerServer:
     port: int
     timings: dict[str, float]
 
-    def _create(self, command: list[str], env: dict[str, str]) -> None:
+    def _create(self, command: list[str], env: dict[str, str], backend_id: str) -> None:
         from testcontainers.core.container import DockerContainer
 
         self.timings = {}
         self.version = self.chosen.version
         c = DockerContainer(self.chosen.image, command=command, env=env)
-        labels = {OWNER_LABEL: Owner.me().label()}
+        labels = {OWNER_LABEL: Owner.me().label(), BACKEND_LABEL: backend_id}
         if self.network == "host":
             # network= (not network_mode=) also stops testcontainers guessing one.
             c.with_kwargs(network="host", labels=labels)
         else:
             c.with_exposed_ports(self.inner_port).with_kwargs(labels=labels)
         self.container = c
-        self._boot("start", first=True)
+        try:
+            self._boot("start", first=True)
+        except BaseException:  # not ready, or Ctrl-C while starting: nobody else owns it
+            self.close()
+            raise
 
     @property
     def wrapped(self) -> Any:
@@ -213,7 +219,7 @@ class _ContainerServer:
 class ContainerRedis(_ContainerServer, RedisServer):
     inner_port = 6379
 
-    def __init__(self, persistence: str, chosen: Chosen, network: str) -> None:
+    def __init__(self, persistence: str, chosen: Chosen, network: str, backend_id: str) -> None:
         self.persistence = persistence
         self.chosen, self.network = chosen, network
         self.host = "127.0.0.1"
@@ -221,7 +227,7 @@ class ContainerRedis(_ContainerServer, RedisServer):
         bind = "127.0.0.1" if network == "host" else "0.0.0.0"
         command = ["redis-server", "--dir", "/data", "--bind", bind, "--port", str(self.port),
                    "--protected-mode", "no", *REDIS_PROFILE_ARGS[persistence]]  # fmt: skip
-        self._create(command, {})
+        self._create(command, {}, backend_id)
 
     def _wait(self) -> None:
         wait_until(
@@ -238,7 +244,7 @@ class ContainerPostgres(_ContainerServer, PostgresServer):
     dbname = "postgres"
     schema = None
 
-    def __init__(self, chosen: Chosen, network: str) -> None:
+    def __init__(self, chosen: Chosen, network: str, backend_id: str) -> None:
         self.chosen, self.network = chosen, network
         self.host = "127.0.0.1"
         self.port = free_port() if network == "host" else self.inner_port
@@ -251,7 +257,7 @@ class ContainerPostgres(_ContainerServer, PostgresServer):
         for name, value in settings.items():
             command += ["-c", f"{name}={value}"]
         # For the public image's entrypoint (initdb on first start); ours ignores it.
-        self._create(command, {"POSTGRES_HOST_AUTH_METHOD": "trust"})
+        self._create(command, {"POSTGRES_HOST_AUTH_METHOD": "trust"}, backend_id)
 
     def _ready(self) -> bool:
         import psycopg
@@ -292,6 +298,7 @@ class ContainerProvider(Provider):
         network: str | None = None,
     ) -> None:
         self.network = container_network(network)
+        self.id = uuid.uuid4().hex  # labels this backend's containers
         self.client = docker_client()
         _disable_ryuk()
         with docker_errors("sweep containers left by dead runs"):
@@ -303,12 +310,17 @@ class ContainerProvider(Provider):
             }
 
     def redis(self, persistence: str) -> RedisServer:
-        return ContainerRedis(persistence, self.images["redis"], self.network)
+        return ContainerRedis(persistence, self.images["redis"], self.network, self.id)
 
     def postgres(self) -> PostgresServer:
-        return ContainerPostgres(self.images["postgres"], self.network)
+        return ContainerPostgres(self.images["postgres"], self.network, self.id)
 
     def close(self) -> None:
+        """Remove every container this backend created, also one whose creation was
+        interrupted before we learnt its id (Ctrl-C mid-request)."""
+        with contextlib.suppress(Exception):  # the daemon went away: the next run sweeps
+            for c in labelled(self.client, f"{BACKEND_LABEL}={self.id}"):
+                self.client.api.remove_container(c["Id"], force=True, v=True)
         self.client.close()
 
 

@@ -103,14 +103,20 @@ def sweep_dirs(root: Path | None = None) -> list[Path]:
     return removed
 
 
+def labelled(client: Any, label: str) -> list[dict[str, Any]]:
+    """Containers (running or not) carrying ``label`` ("key" or "key=value"), as the
+    daemon lists them: one call, no per-container inspect that could race a removal."""
+    return list(client.api.containers(all=True, filters={"label": label}))
+
+
 def sweep_containers(client: Any) -> list[str]:
-    """Remove containers labelled by a run that is no longer running; their names."""
+    """Remove containers labelled by a run that is no longer running; their ids."""
     removed: list[str] = []
-    for c in client.containers.list(all=True, filters={"label": OWNER_LABEL}):
-        owner = Owner.parse(c.labels.get(OWNER_LABEL, ""))
+    for c in labelled(client, OWNER_LABEL):
+        owner = Owner.parse((c.get("Labels") or {}).get(OWNER_LABEL, ""))
         if owner is None or not owner.dead():
             continue
         with contextlib.suppress(Exception):  # removed meanwhile by someone else: fine
-            c.remove(force=True, v=True)
-            removed.append(c.name)
+            client.api.remove_container(c["Id"], force=True, v=True)
+            removed.append(c["Id"])
     return removed
