@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
+ROOT = Path(__file__).resolve().parents[2]
 SKIPPING = """
 import pytest
 
@@ -35,7 +38,9 @@ def test_skipped_container_tests_fail_only_under_ci(
         monkeypatch.setenv("CACHERACE_REQUIRE_CONTAINERS", require)
     pytester.makeconftest("from tests.containers.conftest import pytest_runtest_makereport\n")
     pytester.makepyfile(SKIPPING)
-    result = pytester.runpytest("-p", "no:cacheprovider", "-p", "no:xdist", "-W", "ignore")
+    # A subprocess: an in-process session's teardown would close this session's servers.
+    monkeypatch.setenv("PYTHONPATH", str(ROOT))
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider", "-p", "no:xdist")
     result.assert_outcomes(failed=failed, skipped=skipped)
     if failed:
         result.stdout.fnmatch_lines(
