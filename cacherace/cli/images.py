@@ -2,7 +2,7 @@
 
 For machines where no image registry is reachable: the Redis and PostgreSQL the
 local provider would run are copied, with their libraries, into ``FROM scratch``
-images (see cacherace/servers/images.py). ``--backend container`` then finds
+images (see cacherace/servers/containers/images.py). ``--backend container`` then finds
 them by label, unless a pinned public image is present or another is named.
 """
 
@@ -42,7 +42,7 @@ def run(args: argparse.Namespace, out: Callable[[str], None] = print) -> int:
     import os
 
     from cacherace.servers.containers import docker_client
-    from cacherace.servers.images import build_image, postgres_spec, redis_spec
+    from cacherace.servers.containers.images import build_image, postgres_spec, redis_spec
     from cacherace.servers.local import find_pg_bindir, find_redis_server
 
     try:

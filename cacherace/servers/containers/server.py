@@ -1,15 +1,9 @@
-"""The container provider: Redis and PostgreSQL in Docker, through testcontainers.
+"""One server in a container: crash = docker kill (SIGKILL of the container's init,
+so of every process in it), restart = docker start (the data lives in the
+container's own layer), pause = docker pause (the cgroup freezer). On the host
+network the address survives a restart; on a bridge the mapped port may change,
+so callers rebuild clients when (host, port) changed.
 
-By default each container runs on the host's network, bound to 127.0.0.1 on a
-free port that we choose (no traffic leaves loopback, and a restart keeps the
-address). ``CACHERACE_CONTAINER_NETWORK=bridge`` uses Docker's bridge with the
-port mapped instead; the mapped port may change on restart, so callers rebuild
-clients when the address changes. crash is ``docker kill`` (SIGKILL of the
-container's init, so of every process in it), restart ``docker start`` (the data
-lives in the container's own layer), pause ``docker pause`` (the freezer).
-
-Ryuk, testcontainers' reaper, is an image that cannot be pulled everywhere: it is
-disabled, and the local reaper (reaper.py) removes a dead run's containers.
 testcontainers.core.container.DockerContainer is used directly: the
 testcontainers.redis / .postgres modules emit DeprecationWarnings (4.x), their
 wait strategies sleep, and they would pull images without bound.
@@ -18,51 +12,25 @@ wait strategies sleep, and they would pull images without bound.
 from __future__ import annotations
 
 import contextlib
-import os
 import time
-import uuid
 from collections.abc import Iterator
 from typing import Any
 
-from .base import BackendError, BackendUnavailable, PostgresServer, RedisServer
-from .imagepick import Chosen, choose, describe
+from ..base import BackendError, PostgresServer, RedisServer
+from ..pgcluster import SERVER_SETTINGS
+from ..process import free_port, wait_until
+from ..reaper import OWNER_LABEL, Owner
+from ..redisproc import REDIS_PROFILE_ARGS, redis_answers
+from ..spawned import START_TIMEOUT_S
 from .images import PG_DATA
-from .pgcluster import SERVER_SETTINGS
-from .process import free_port, wait_until
-from .provider import Availability, Provider
-from .reaper import OWNER_LABEL, Owner, labelled, sweep_containers
-from .redisproc import REDIS_PROFILE_ARGS, redis_answers
-from .spawned import START_TIMEOUT_S
+from .pick import Chosen
 
-DOCKER_TIMEOUT_S = 10
-NETWORKS = ("host", "bridge")
-NETWORK_ENV = "CACHERACE_CONTAINER_NETWORK"
 BACKEND_LABEL = "org.cacherace.backend"  # one id per provider: what its close() removes
 
 
 def _one_line(e: BaseException) -> str:
     text = getattr(e, "explanation", None) or str(e) or type(e).__name__
     return " ".join(str(text).split())[:240]
-
-
-def docker_client(timeout: int = DOCKER_TIMEOUT_S) -> Any:
-    """A Docker client that answered a ping, else BackendUnavailable (fast: no retries)."""
-    try:
-        import docker
-        from docker.errors import DockerException
-    except ImportError as e:  # docker comes with testcontainers
-        raise BackendUnavailable(
-            f"the docker package is missing ({e}); pip install testcontainers"
-        ) from e
-    where = os.environ.get("DOCKER_HOST", "unix:///var/run/docker.sock")
-    try:
-        client = docker.from_env(timeout=timeout)
-        client.ping()
-    except (DockerException, OSError) as e:
-        raise BackendUnavailable(
-            f"no Docker daemon answered at {where}; start Docker or use --backend local"
-        ) from e
-    return client
 
 
 @contextlib.contextmanager
@@ -77,16 +45,6 @@ def docker_errors(what: str) -> Iterator[None]:
             f"Docker failed to {what}: {_one_line(e)}; check that the daemon still runs "
             "(docker info) and rerun"
         ) from None
-
-
-def _disable_ryuk() -> None:
-    """Ryuk's image cannot be pulled here; our reaper replaces it (unless the user
-    explicitly asked for Ryuk with TESTCONTAINERS_RYUK_DISABLED=false)."""
-    if "TESTCONTAINERS_RYUK_DISABLED" in os.environ:
-        return
-    from testcontainers.core.config import testcontainers_config
-
-    testcontainers_config.ryuk_disabled = True
 
 
 class _Watch:
@@ -277,69 +235,3 @@ class ContainerPostgres(_ContainerServer, PostgresServer):
             what=f"container {self.chosen.image}",
             proc=_Watch(self),
         )
-
-
-def container_network(network: str | None = None) -> str:
-    network = network or os.environ.get(NETWORK_ENV) or "host"
-    if network not in NETWORKS:
-        raise BackendError(
-            f"{NETWORK_ENV}={network} is not a network mode cacherace knows; use host or bridge"
-        )
-    return network
-
-
-class ContainerProvider(Provider):
-    name = "container"
-
-    def __init__(
-        self,
-        redis_image: str | None = None,
-        postgres_image: str | None = None,
-        network: str | None = None,
-    ) -> None:
-        self.network = container_network(network)
-        self.id = uuid.uuid4().hex  # labels this backend's containers
-        self.client = docker_client()
-        _disable_ryuk()
-        with docker_errors("sweep containers left by dead runs"):
-            self.swept = sweep_containers(self.client)
-        with docker_errors("look up images"):
-            self.images = {
-                "redis": choose(self.client, "redis", redis_image),
-                "postgres": choose(self.client, "postgres", postgres_image),
-            }
-
-    def redis(self, persistence: str) -> RedisServer:
-        return ContainerRedis(persistence, self.images["redis"], self.network, self.id)
-
-    def postgres(self) -> PostgresServer:
-        return ContainerPostgres(self.images["postgres"], self.network, self.id)
-
-    def close(self) -> None:
-        """Remove every container this backend created, also one whose creation was
-        interrupted before we learnt its id (Ctrl-C mid-request)."""
-        with contextlib.suppress(Exception):  # the daemon went away: the next run sweeps
-            for c in labelled(self.client, f"{BACKEND_LABEL}={self.id}"):
-                self.client.api.remove_container(c["Id"], force=True, v=True)
-        self.client.close()
-
-
-def probe_containers(
-    redis_image: str | None = None, postgres_image: str | None = None
-) -> Availability:
-    try:
-        client = docker_client()
-    except BackendUnavailable as e:
-        return Availability("container", False, reason=str(e))
-    try:
-        with docker_errors("describe the daemon and its images"):
-            version = client.version().get("Version", "?")
-            lines = describe(client, {"redis": redis_image, "postgres": postgres_image})
-    except BackendError as e:
-        return Availability("container", False, reason=str(e))
-    finally:
-        client.close()
-    # Available even when an image is missing: opening the backend tries one pull.
-    return Availability(
-        "container", True, details=[f"Docker {version}, network {container_network()}", *lines]
-    )

@@ -13,7 +13,7 @@ import threading
 from dataclasses import dataclass
 from typing import Any
 
-from .base import BackendUnavailable
+from ..base import BackendUnavailable
 from .images import KIND_LABEL, VERSION_LABEL
 
 # Pinned so a run means the same thing everywhere; bump deliberately.

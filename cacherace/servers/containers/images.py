@@ -19,9 +19,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .base import BackendError
-from .pgcluster import pg_version_label
-from .redisproc import binary_version, redis_version_label
+from ..base import BackendError
+from ..pgcluster import pg_version_label
+from ..redisproc import binary_version, redis_version_label
 
 KIND_LABEL = "org.cacherace.kind"  # "redis" | "postgres": how the provider finds them
 VERSION_LABEL = "org.cacherace.version"  # e.g. "Redis 7.0.15", for reports
