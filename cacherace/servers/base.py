@@ -82,6 +82,22 @@ class Server(abc.ABC):
         """Stop for good and release what the server held (temp dirs). Idempotent."""
         self.stop()
 
+    # A hang (Jepsen's "pause"): the server keeps its connections and its data but
+    # answers nothing until resume(). Only servers the suite owns can be paused.
+    paused: bool = False
+
+    def pause(self) -> None:
+        raise self._not_ours("pause")
+
+    def resume(self) -> None:
+        raise self._not_ours("resume")
+
+    def _not_ours(self, what: str) -> CrashUnsupported:
+        return CrashUnsupported(
+            f"{what} asked of a {self.provider} server, which the suite does not own; "
+            "use --backend local, embedded or container for hang faults"
+        )
+
 
 class RedisServer(Server):
     persistence: str

@@ -107,6 +107,19 @@ def wait_dead(pids: list[int], timeout: float = 10.0) -> None:
             time.sleep(POLL_S)
 
 
+def wait_state(pids: list[int], state: str, timeout: float = 10.0) -> None:
+    """Poll until each pid is in ``state`` (e.g. "T", stopped) or gone."""
+    deadline = time.monotonic() + timeout
+    for pid in pids:
+        while (st := _proc_stat(pid)) is not None and st[0] not in (state, "Z", "X"):
+            if time.monotonic() > deadline:
+                raise BackendError(
+                    f"process {pid} did not reach state {state} within {timeout:.0f} s "
+                    f"(it is {st[0]}); check the machine"
+                )
+            time.sleep(POLL_S)
+
+
 def _die_with_parent(parent_pid: int) -> Callable[[], None] | None:
     """preexec hook: the kernel SIGKILLs the server if the suite's process dies.
 
@@ -212,6 +225,30 @@ class ServerProcess:
         wait_dead(victims)
         with _LIVE_LOCK:
             _LIVE.discard(self)
+
+    def pause(self) -> None:
+        """SIGSTOP the server and every process it forked: a hang, not a crash. The
+        leader stops first so it cannot fork meanwhile; returns once all are stopped,
+        so nothing is served after this returns."""
+        proc = self._proc
+        if proc is None or proc.poll() is not None:
+            raise BackendError(f"{self.argv[0]} is not running: start it before pausing it")
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(proc.pid, signal.SIGSTOP)
+        victims = [proc.pid, *descendants(proc.pid)]
+        for pid in victims[1:]:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGSTOP)
+        wait_state(victims, "T")
+
+    def resume(self) -> None:
+        """SIGCONT everything pause() stopped (and anything else in the tree)."""
+        proc = self._proc
+        if proc is None or proc.poll() is not None:
+            return
+        for pid in [*descendants(proc.pid), proc.pid]:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGCONT)
 
     def terminate(self, sig: int, timeout: float = 10.0) -> None:
         """Ask for a clean shutdown with ``sig``; SIGKILL if it takes too long."""

@@ -48,8 +48,22 @@ class Spawned:
     def alive(self) -> bool:
         return self._proc.alive
 
+    paused = False
+
     def crash(self) -> None:
         self._proc.kill()  # the whole group: no orphan (a PostgreSQL backend) survives
+        self.paused = False  # SIGKILL reaches stopped processes too
+
+    def pause(self) -> None:
+        """SIGSTOP the server and its backends: connections stay open, nothing answers."""
+        if not self.paused:
+            self._proc.pause()
+            self.paused = True
+
+    def resume(self) -> None:
+        if self.paused:
+            self._proc.resume()
+            self.paused = False
 
     def restart(self) -> None:
         if self._proc.alive:
@@ -61,6 +75,7 @@ class Spawned:
         self._start("restart")
 
     def stop(self) -> None:
+        self.resume()  # a stopped process cannot act on the shutdown signal
         self._proc.terminate(self.stop_signal)
 
     def close(self) -> None:

@@ -152,8 +152,16 @@ class _ContainerServer:
             raise BackendError("the container is running; crash() or stop() it before restart()")
         self._boot("restart", first=False)
 
+    @property
+    def paused(self) -> bool:  # type: ignore[override]
+        try:
+            return self._state() == "paused"
+        except Exception:
+            return False
+
     def pause(self) -> None:
-        """Freeze every process in the container (cgroup freezer): a hang, not a crash."""
+        """Freeze every process in the container (cgroup freezer): a hang, not a crash.
+        docker pause returns once the freezer reports the cgroup frozen."""
         with docker_errors(f"pause the {self.chosen.kind} container"):
             if self._state() == "running":
                 self.wrapped.pause()
