@@ -96,7 +96,9 @@ class DogpileSharedRegion(DogpileUnlocked):
     """Distributed lock off, one region shared by every client, as threads of one
     process share it: the region's ``threading.Lock`` elects one creator, and a
     client blocked on it waits while the creator is parked. The region's Redis pool
-    is shared too, so a client crash closes only the connection it was using."""
+    is shared too; it belongs to the client that built the region first, so that
+    client's crash disconnects the pool (the others reconnect on their next call),
+    as a process whose threads share a pool would lose its sockets."""
 
     name: ClassVar[str] = "dogpile-shared-region"
     claims: ClassVar[tuple[str, ...]] = ("fresh-after-ack", "converges", "single-flight")
