@@ -157,8 +157,12 @@ class _Checker:
             self.backend, strategy, claims, budget=budget, trace_dir=self.trace_dir, **options
         )
         broken = [r for r in results if r.verdict == "broken"]
-        if broken:
-            pytest.fail(str(ClaimsBroken(broken)), pytrace=False)
+        failed = [r for r in results if r.harness_error]
+        if broken or failed:
+            # A harness failure is never a pass or a skip: the strategy was not checked.
+            errors = [f"{r.claim}: the harness failed: {r.harness_error}" for r in failed]
+            pytest.fail("\n\n".join([str(ClaimsBroken(broken)), *errors]) if broken
+                        else "\n\n".join(errors), pytrace=False)  # fmt: skip
         unknown = [r for r in results if r.verdict == "unknown"]
         if unknown:
             pytest.skip("; ".join(f"{r.claim}: unknown: {r.reason}" for r in unknown))

@@ -3,8 +3,11 @@
 For each strategy (default: the whole catalog) and each claim it declares (or the
 ``--claim`` ones), explore tier by tier and print the matrix, then each broken
 cell's diagram with its saved trace and the command that replays it.
-Exit 0 when every declared claim holds, 1 when one is broken, 2 on usage or
-environment errors.
+Each tier is searched exhaustively within the scope first (``--mode``), to
+completion or to ``--exhaustive-seconds``, then randomly beyond it. Exit 0 when
+every declared claim holds, 1 when one is broken, 2 on usage or environment
+errors and when the harness itself failed on some schedule (a harness failure is
+never a verdict; breaks found before it are still reported).
 """
 
 from __future__ import annotations
@@ -19,8 +22,9 @@ from typing import Any
 from cacherace.cli.args import add_backend_arguments, backend_from_args, use_color
 from cacherace.engine.engine import HarnessError
 from cacherace.explore.cell import Budget, CellResult
-from cacherace.explore.check import check_strategy
-from cacherace.explore.machine import TIERS
+from cacherace.explore.check import Undrivable, check_strategy, refuse_undrivable
+from cacherace.explore.scope import Scope
+from cacherace.explore.tiers import TIERS
 from cacherace.properties import UnknownClaim, get_claim
 from cacherace.report.trace import DEFAULT_DIR
 from cacherace.servers import Backend, BackendError
@@ -28,6 +32,8 @@ from cacherace.strategies import Strategy
 from cacherace.strategies.registry import CATALOG, StrategyError, load_strategy_spec
 
 DEFAULT_EXAMPLES = 40
+#: cap on each tier's systematic search of one strategy, in seconds
+DEFAULT_EXHAUSTIVE_SECONDS = 4.0
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -46,6 +52,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--keys", type=int, default=1, help="keys in play (default 1)")
     parser.add_argument("--tier", choices=TIERS, default=None,
                         help="explore only up to this tier (default: all)")  # fmt: skip
+    parser.add_argument("--mode", choices=("exhaustive", "random", "both"), default="both",
+                        help="exhaustive: every schedule within the scope; random: "
+                        "Hypothesis; both (default): exhaustive, then random")  # fmt: skip
+    parser.add_argument("--exhaustive-seconds", type=float, default=DEFAULT_EXHAUSTIVE_SECONDS,
+                        metavar="S", help="cap on each tier's exhaustive search of a strategy "
+                        f"(default {DEFAULT_EXHAUSTIVE_SECONDS:g}; 0: no cap)")  # fmt: skip
+    parser.add_argument("--preemptions", type=int, default=2, metavar="N",
+                        help="preemption bound of the exhaustive search (default 2)")  # fmt: skip
     parser.add_argument("--json", type=Path, default=None, metavar="PATH",
                         help="write the results as JSON")  # fmt: skip
     parser.add_argument("--html", type=Path, default=None, metavar="PATH",
@@ -65,6 +79,8 @@ def _fail(message: str) -> int:
 
 
 def run(args: argparse.Namespace) -> int:
+    if args.exhaustive_seconds < 0 or args.preemptions < 0:
+        return _fail("--exhaustive-seconds and --preemptions must be 0 or more")
     for option in ("max_examples", "clients", "keys"):
         if getattr(args, option) < 1:
             flag = "--" + option.replace("_", "-")
@@ -72,12 +88,19 @@ def run(args: argparse.Namespace) -> int:
     try:
         specs = args.strategy or list(CATALOG)
         strategies = [(spec, load_strategy_spec(spec)) for spec in specs]
+        for spec, cls in strategies:
+            refuse_undrivable(cls, spec)
         for name in args.claim or ():
             get_claim(name)
-    except (StrategyError, UnknownClaim) as exc:
+    except (StrategyError, UnknownClaim, Undrivable) as exc:
         return _fail(str(exc))
     tiers = TIERS[: TIERS.index(args.tier) + 1] if args.tier else TIERS
-    budget = Budget(max_examples=args.max_examples, seed=args.seed)
+    budget = Budget(
+        max_examples=args.max_examples, seed=args.seed, mode=args.mode,
+        scope=Scope(clients=min(args.clients, 2), keys=min(args.keys, 1),
+                    preemptions=args.preemptions),
+        exhaustive_seconds=args.exhaustive_seconds or None,
+    )  # fmt: skip
     try:
         backend = backend_from_args(args)
     except BackendError as exc:
@@ -101,6 +124,10 @@ def run(args: argparse.Namespace) -> int:
     _write_outputs(results, backend, args)
     declared = {(spec, c) for spec, cls in strategies for c in cls.claims}
     broken = [r for r in results if r.verdict == "broken" and (r.strategy, r.claim) in declared]
+    if any(r.harness_error for r in results):
+        print("cacherace verify: the harness failed on some schedule (see above); "
+              "its verdicts are unknown, not holds", file=sys.stderr)  # fmt: skip
+        return 2
     return 1 if broken else 0
 
 
@@ -125,8 +152,11 @@ def _cell_text(r: CellResult) -> str:
     if r.verdict == "broken":
         return f"BROKEN ({r.tier}, {r.steps} steps)"
     if r.verdict == "holds":
+        if r.mode == "exhaustive":
+            done = "" if r.complete else ", capped"
+            return f"holds (exh {r.schedules}{done}; {r.examples} ex)"
         return f"holds ({r.examples} ex, {r.faults} faults)"
-    return "unknown"
+    return "ERROR" if r.harness_error else "unknown"
 
 
 def _print_report(results: list[CellResult], strategies: list[tuple[str, type[Strategy]]],
@@ -155,6 +185,10 @@ def _print_report(results: list[CellResult], strategies: list[tuple[str, type[St
     for r in results:
         if r.verdict == "unknown":
             print(f"\n{r.strategy} × {r.claim}: unknown: {r.reason}")
+        for warning in r.warnings:
+            print(f"\n{r.strategy} × {r.claim}: warning: {warning}")
+        if r.verdict == "holds":
+            print(f"\n{r.strategy} × {r.claim}: holds: {r.evidence_text()}")
     color = use_color(args.color)
     for r in results:
         if r.broken is not None:

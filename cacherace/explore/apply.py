@@ -14,7 +14,8 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from cacherace.engine.engine import Scheduler
+from cacherace.engine.engine import HarnessError, Scheduler
+from cacherace.explore import hygiene
 from cacherace.model.actions import (
     CACHE_CRASH,
     CACHE_RESTART,
@@ -82,6 +83,13 @@ def apply(s: Scheduler, action: Action | Mapping[str, Any]) -> bool:
                 return s.evict(key)
     except KeyError as exc:
         raise BadAction(f"action {a!r} names an unknown process or key: {exc}") from exc
+    except (Exception, KeyboardInterrupt, SystemExit):
+        raise
+    except BaseException as exc:  # from the strategy, through its worker: not a verdict
+        raise HarnessError(
+            f"the strategy raised {type(exc).__name__} ({exc}), which is not an Exception,"
+            f" during {a!r}"
+        ) from exc
     raise BadAction(f"not an action: {a!r}")
 
 
@@ -89,7 +97,7 @@ def run(
     s: Scheduler, actions: Iterable[Action | Mapping[str, Any]], initial: Any = None
 ) -> History:
     """Reset, apply every action, settle: the whole run of a saved schedule."""
-    history = s.reset(initial)
+    history = hygiene.reset(s, initial)
     for action in actions:
         apply(s, action)
     s.settle()

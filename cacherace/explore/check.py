@@ -4,18 +4,37 @@ cells; :class:`ClaimsBroken` carries the diagrams and replay commands."""
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Sequence
 from pathlib import Path
 
 from cacherace.engine.engine import Scheduler
 from cacherace.errors import ClaimError
 from cacherace.explore.cell import Budget, CellResult, explore_strategy
-from cacherace.explore.machine import TIERS
+from cacherace.explore.tiers import TIERS
 from cacherace.report.summary import describe_failure
 from cacherace.report.trace import DEFAULT_DIR, Trace, save, settings_json
 from cacherace.servers import Backend
 from cacherace.strategies import Settings, Strategy
 from cacherace.strategies.registry import load_strategy
+
+
+class Undrivable(ValueError):
+    """A strategy the harness cannot drive (its operations are coroutines)."""
+
+
+def refuse_undrivable(cls: type[Strategy], spec: str) -> None:
+    """Refuse a strategy whose operations are ``async def``: the engine drives
+    synchronous code, so its coroutines would never run and every claim would
+    "hold" on nothing."""
+    names = ["read", "write", *getattr(cls, "actors", ())]
+    found = [n for n in names if inspect.iscoroutinefunction(getattr(cls, n, None))]
+    if found:
+        raise Undrivable(
+            f"{spec}: {', '.join(found)} {'is' if len(found) == 1 else 'are'} async def; "
+            "cacherace drives synchronous strategies only (redis-py and psycopg, not their "
+            "asyncio forms) - write them as plain def, or wait for async support"
+        )
 
 
 class ClaimsBroken(ClaimError):
@@ -63,6 +82,7 @@ def check_strategy(
         spec, cls = strategy, load_strategy(strategy)
     else:
         spec, cls = f"{strategy.__module__}:{strategy.__qualname__}", strategy
+    refuse_undrivable(cls, spec)
     names = list(claims if claims is not None else cls.claims)
     if not names:
         raise ValueError(f"{spec} declares no claims; pass claims=[...]")

@@ -33,6 +33,7 @@ from hypothesis.stateful import RuleBasedStateMachine, invariant, rule
 
 from cacherace.engine.engine import Scheduler
 from cacherace.errors import ClaimError
+from cacherace.explore import hygiene
 from cacherace.explore.apply import apply
 from cacherace.explore.tiers import TIERS, is_fault, time_steps
 from cacherace.model.actions import (
@@ -51,8 +52,9 @@ from cacherace.model.actions import (
     ServerFault,
     Start,
     StepAction,
+    to_json,
 )
-from cacherace.model.history import History
+from cacherace.model.history import History, Step
 from cacherace.model.verdict import Status, Verdict
 from cacherace.properties import Claim
 
@@ -102,6 +104,8 @@ class Exploration:
     #: claim -> (example number, perf_counter time) of its first failing example,
     #: before any shrinking: how long the search took to find it (for the benchmark)
     first_failure: dict[str, tuple[int, float]] = field(default_factory=dict)
+    #: some example made a driver call (else nothing was checked)
+    reached_driver: bool = False
 
     def record(self, verdict: Verdict) -> None:
         counts = self.statuses.setdefault(verdict.claim, {})
@@ -126,14 +130,20 @@ def machine_for(
     class CacheRace(RuleBasedStateMachine):
         def __init__(self) -> None:
             super().__init__()
-            scheduler.reset()
+            hygiene.reset(scheduler)
             self.schedule: list[Action] = []
             self.written = 0
             self.failed = False
             seen.examples += 1
 
         def _do(self, action: Action) -> None:
-            if apply(scheduler, action):
+            try:
+                applied = apply(scheduler, action)
+            except Exception as exc:  # a harness failure: say which schedule hit it
+                shown = ", ".join(str(to_json(a)) for a in [*self.schedule, action])
+                exc.add_note(f"cacherace schedule: [{shown}]")
+                raise
+            if applied:
                 self.schedule.append(action)
                 if is_fault(action):
                     seen.faults += 1
@@ -196,6 +206,8 @@ def machine_for(
             if self.failed:  # a claim already failed mid-run; keep its exception
                 return
             scheduler.settle()
+            if not seen.reached_driver:
+                seen.reached_driver = any(isinstance(e, Step) for e in scheduler.history.events)
             for claim in claims:
                 if claim.score is not None:
                     target(claim.score(scheduler.history), label=claim.name)

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from cacherace.model import History, Verdict
-from cacherace.properties._writes import Read, Writes, fmt, ok_reads
+from cacherace.model import DbChange, History, Verdict
+from cacherace.properties._writes import Read, Write, Writes, fmt, ok_reads
 from cacherace.properties.registry import claim
 
 FRESH = "fresh-after-ack"
@@ -26,11 +26,20 @@ def fresh_after_ack(history: History) -> Verdict:
       (``x`` completed before ``y`` was invoked; the initial value precedes every
       real write).
 
+    - or, by database commit order: every write ``x`` of ``v`` that did not fail
+      committed before the latest-committed write ``y`` in ``A`` did. A write's
+      commit is the first database change of its key to its value after its
+      invoke (the engine's timeline, ``DbChange`` events); the initial value
+      committed before everything.
+
     ``info`` writes and writes still in flight may take effect at any time after
     their invoke, even after their completion, so reading their value is allowed
-    unless they precede some ``y`` in ``A`` (their end is the index of their
-    Complete; in flight: never). Writes overlapping each other are unordered, so
-    either value is fresh. Reads that end ``fail``/``info`` or are in flight, and
+    unless they precede some ``y`` in ``A`` or committed before it (their end is
+    the index of their Complete; in flight: never). Writes that overlap in real
+    time are ordered by their commits when the timeline shows both (two writers
+    whose cache updates cross leave the older commit in the cache: stale); with
+    no commit seen for one of them they are unordered, and either value is
+    fresh. Reads that end ``fail``/``info`` or are in flight, and
     actor operations, are ignored. Checking is done per read in completion order;
     the first broken read is reported.
 
@@ -40,14 +49,48 @@ def fresh_after_ack(history: History) -> Verdict:
     value never written the latest acknowledged write's Complete, if any.
     """
     writes = Writes(history)
+    commits = _Commits(history)
     for read in ok_reads(history):
-        verdict = _check_fresh(read, writes)
+        verdict = _check_fresh(read, writes, commits)
         if verdict is not None:
             return verdict
     return Verdict.holds(FRESH)
 
 
-def _check_fresh(read: Read, writes: Writes) -> Verdict | None:
+class _Commits:
+    """Each write's commit (index of its DbChange), and per key the acknowledged
+    writes in completion order, for "latest committed among those acknowledged"."""
+
+    def __init__(self, history: History) -> None:
+        self._changes: dict[tuple[str, str | None], list[int]] = {}
+        for e in history.events:
+            if isinstance(e, DbChange):
+                self._changes.setdefault((e.key, e.value), []).append(e.index)
+        self._acked: dict[str, list[Write]] = {}
+        for op in history.operations("write"):
+            c = op.complete
+            if op.key is not None and c is not None and c.type.value == "ok":
+                w = Write(op.key, op.invoke.value, op.process, op.invoke.index, c.index,
+                          op.invoke.time, c.time, c.type)  # fmt: skip
+                self._acked.setdefault(op.key, []).append(w)
+
+    def of(self, w: Write) -> int | None:
+        if w.initial:
+            return -1
+        return next((i for i in self._changes.get((w.key, w.value), ()) if i > w.invoke), None)
+
+    def latest_before(self, key: str, index: int) -> Write | None:
+        """Of the ok writes of ``key`` that ended before ``index``, the one whose
+        commit came last (None: no such write has a commit on the timeline)."""
+        best: tuple[int, Write] | None = None
+        for w in self._acked.get(key, ()):
+            at = self.of(w) if w.end < index else None
+            if at is not None and (best is None or at > best[0]):
+                best = (at, w)
+        return None if best is None else best[1]
+
+
+def _check_fresh(read: Read, writes: Writes, commits: _Commits) -> Verdict | None:
     latest = writes.latest_acked_before(read.key, read.invoke.index)
     sources = writes.sources(read.key, read.value)
     live = [x for x in sources if not x.failed]
@@ -69,7 +112,22 @@ def _check_fresh(read: Read, writes: Writes) -> Verdict | None:
             failed.end,
         )
     if any(not x.precedes(latest) for x in live):
-        return None
+        # Not stale in real time; by commit order, when the timeline shows it?
+        committed = commits.latest_before(read.key, read.invoke.index)
+        at = None if committed is None else commits.of(committed)
+        if at is None or any(not x.acked or (c := commits.of(x)) is None or c >= at for x in live):
+            return None
+        latest = committed  # type: ignore[assignment]
+        stale = max(live, key=lambda x: commits.of(x) or -1)
+        return Verdict.broken_by(
+            FRESH,
+            f"{read.describe()}, but {latest.describe()} was acknowledged"
+            f" (t={latest.end_t}) before that read began, and the database committed"
+            f" {stale.describe() if not stale.initial else fmt(read.value)} before it",
+            *read.witness(),
+            latest.end,
+            *_opt(stale.complete),
+        )
     stale = max(live, key=lambda x: x.end)
     came = (
         f"{fmt(read.value)} is the initial value"

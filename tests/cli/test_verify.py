@@ -38,7 +38,15 @@ def check_cell_schema(cell: dict[str, Any]) -> None:
         value = cell[name]
         assert isinstance(value, kind) and not isinstance(value, bool), (name, value)
     assert cell["verdict"] in ("holds", "broken", "unknown")
-    assert cell["examples"] >= 1 and cell["seconds"] >= 0
+    evidence = cell["evidence"]
+    assert set(evidence) >= {"mode", "schedules", "scope", "complete"}, evidence
+    assert evidence["mode"] in ("exhaustive", "random")
+    assert isinstance(evidence["complete"], bool)
+    if evidence["mode"] == "exhaustive":
+        assert set(evidence["scope"]) == {"clients", "ops_per_client", "keys", "faults",
+                                          "preemptions"}  # fmt: skip
+    # at least one example or one exhaustive schedule decided it
+    assert cell["examples"] + evidence["schedules"] >= 1 and cell["seconds"] >= 0
 
 
 def check_report_schema(report: dict[str, Any]) -> None:

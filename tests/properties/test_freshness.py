@@ -193,3 +193,42 @@ def test_no_aborted_reads_read_before_the_failure_is_recorded() -> None:
     h.fail("c0")
     v = check(ABORTED, h.history)
     assert v.broken and v.witness[0] == rc
+
+
+def _crossing(first_commit: str) -> H:
+    """Two overlapping writes, both acknowledged; the database commits
+    ``first_commit`` first."""
+    h = H(initial={"k": "k.0"})
+    h.invoke("c0", "write", "k", "k.1")
+    h.invoke("c1", "write", "k", "k.2")
+    second = "k.2" if first_commit == "k.1" else "k.1"
+    h.db("k", first_commit)
+    h.db("k", second)
+    h.ok("c1")
+    h.ok("c0")
+    return h
+
+
+def test_overlapping_writes_are_ordered_by_commit() -> None:
+    for first, last in (("k.1", "k.2"), ("k.2", "k.1")):
+        h = _crossing(first)
+        ri = h.invoke("c2", "read", "k")
+        rc = h.ok("c2", first)
+        v = check(FRESH, h.history)
+        assert v.broken, (first, v)
+        assert v.witness[:2] == (rc, ri)
+        assert "the database committed" in v.reason
+        h = _crossing(first)
+        h.read("c2", "k", last)
+        assert check(FRESH, h.history).status is Status.HOLDS, (first, last)
+
+
+def test_in_flight_write_committed_first_still_allowed() -> None:
+    # c0's write committed before c1's, but c0 is still in flight: its value may
+    # be put in place again at any time, so reading it is allowed.
+    h = H(initial={"k": "k.0"})
+    h.invoke("c0", "write", "k", "k.1")
+    h.db("k", "k.1")
+    h.write("c1", "k", "k.2")
+    h.read("c2", "k", "k.1")
+    assert check(FRESH, h.history).status is Status.HOLDS
