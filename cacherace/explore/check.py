@@ -10,6 +10,7 @@ from pathlib import Path
 
 from cacherace.engine.engine import Scheduler
 from cacherace.errors import ClaimError
+from cacherace.explore import hygiene
 from cacherace.explore.cell import Budget, CellResult, explore_strategy
 from cacherace.explore.tiers import TIERS
 from cacherace.report.summary import describe_failure
@@ -101,5 +102,6 @@ def check_strategy(
             if r.broken is not None:
                 save_trace(r, scheduler, spec, trace_dir)
     finally:
+        hygiene.end_run(scheduler)  # a transaction left open would hold up close()
         scheduler.close()
     return results

@@ -23,7 +23,9 @@ history up to the positions of their own events) when
    database changes. The claims read real-time order only as "x completed before
    y was invoked" and "the database changed before y was invoked or completed";
    the order of two invokes or two completions of different processes changes no
-   claim's verdict (only which of two stale reads a witness names first);
+   claim's verdict (only which of two stale reads a witness names first), and
+   actors' operations are not read at all (the convention every claim of
+   ``cacherace.properties`` follows: reads and writes are the client operations);
 3. neither is a nemesis transition, which changes what everything after it sees
    (virtual time, cache contents, server liveness) and so is dependent with all;
 4. neither touched another process (a statement another process waited on ended
@@ -52,6 +54,8 @@ _REDIS_READS = frozenset(
 _SQL_READS = ("SELECT", "SHOW", "VALUES", "TABLE", "EXPLAIN")
 ALL_ROWS = "*"
 
+#: The operations claims read (``properties``' convention: actors' are ignored).
+_CLIENT_OPS = frozenset({"read", "write"})
 #: Markers whose relative order some claim reads (see rule 2 above).
 _ORDERED = frozenset({("I", "C"), ("C", "I"), ("I", "D"), ("D", "I"), ("C", "D"),
                       ("D", "C"), ("D", "D")})  # fmt: skip
@@ -97,9 +101,11 @@ def of_events(process: str | None, events: Sequence[Event], keys: Sequence[str])
         if isinstance(e, Invoke | Complete) and e.process != process:
             total = True
         if isinstance(e, Invoke):
-            markers.add("I")
+            if e.f in _CLIENT_OPS:
+                markers.add("I")
         elif isinstance(e, Complete):
-            markers.add("C")
+            if e.f in _CLIENT_OPS:
+                markers.add("C")
         elif isinstance(e, DbChange):
             markers.add("D")
         elif isinstance(e, Step):

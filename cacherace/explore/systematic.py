@@ -79,6 +79,8 @@ class Found:
     unknown_reasons: dict[str, dict[str, int]] = field(default_factory=dict)
     reached_driver: bool = False
     error: str | None = None
+    #: claim -> operations in the workload of its shortest failing run
+    sizes: dict[str, int] = field(default_factory=dict)
 
 
 class Search:
@@ -106,12 +108,23 @@ class Search:
             for number, w in enumerate(workloads(self.scope, self.s.keys, len(self.s.actors))):
                 if self.select is not None and not self.select(number):
                     continue
+                if self._all_broken_below(w.size):
+                    break  # breadth-first: every claim broke with fewer operations
                 if not self._workload(w, names):
                     self.found.complete = False
                     break
         finally:
             self.found.seconds = time.perf_counter() - self._started
         return self.found
+
+    def _all_broken_below(self, size: int) -> bool:
+        """Every claim broke in a workload smaller than ``size``: larger workloads
+        (more operations) are not searched, and each minimum stands for the
+        workloads of at most that many operations."""
+        f = self.found
+        return bool(self.claims) and all(
+            c.name in f.broken and f.sizes[c.name] < size for c in self.claims
+        )
 
     # -- one workload ---------------------------------------------------------------
     def _workload(self, w: Workload, names: tuple[str, ...]) -> bool:
@@ -166,7 +179,7 @@ class Search:
         self.found.schedules += 1
         if self.tier_level > 0 and not run.used_tier_feature:
             return  # a schedule of a weaker tier, searched there
-        self._check(schedule)
+        self._check(schedule, w.size)
 
     def _new_node(self, run: RunState, path: list[Node]) -> Node | None:
         """The next point of the run, or None at its end."""
@@ -199,7 +212,7 @@ class Search:
         return Node(options[0], options[1:], sleep, free)
 
     # -- verdicts -------------------------------------------------------------------
-    def _check(self, schedule: list[Action]) -> None:
+    def _check(self, schedule: list[Action], size: int) -> None:
         history = self.s.history
         steps = sum(1 for e in history.events if isinstance(e, Step))
         if steps:
@@ -219,4 +232,5 @@ class Search:
             )
             if claim.name not in f.steps or steps < f.steps[claim.name]:
                 f.steps[claim.name] = steps
+                f.sizes[claim.name] = size
                 f.broken[claim.name] = broken_type(claim.name)(verdict, schedule, history)

@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 
 from cacherace.engine.engine import Scheduler
+from cacherace.explore import hygiene
 from cacherace.servers import Backend, BackendUnavailable
 from cacherace.strategies import Settings, Strategy
 from cacherace.strategies.cache_aside import CacheAside
@@ -48,4 +49,5 @@ def make_scheduler(cacherace_backend: Backend) -> Iterator[MakeScheduler]:
 
     yield make
     for s in made:
+        hygiene.end_run(s)  # a transaction left open would hold up close()
         s.close()
