@@ -50,7 +50,7 @@ class BrokenThenBoom(CacheAside):
     writes raise something that is not an Exception (a harness failure)."""
 
     name: ClassVar[str] = "broken-then-boom"
-    claims: ClassVar[tuple[str, ...]] = ("fresh-after-ack", "converges")
+    claims: ClassVar[tuple[str, ...]] = ("fresh-after-ack", "no-aborted-reads")
 
     def read(self, key: str) -> str | None:
         or_default(lambda: self.redis.get(self.settings.cache_key(key)), None)

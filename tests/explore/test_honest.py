@@ -26,11 +26,11 @@ def test_harness_error_keeps_found_breaks(make_scheduler: MakeScheduler, mode: s
     s = make_scheduler(BrokenThenBoom)
     budget = Budget(max_examples=20, mode=mode, scope=Scope(ops_per_client=1), shrink=False)
     got = {r.claim: r for r in explore_strategy(
-        s, "broken-then-boom", ["fresh-after-ack", "converges"], budget,
+        s, "broken-then-boom", ["fresh-after-ack", "no-aborted-reads"], budget,
         tiers=("concurrency",),
     )}  # fmt: skip
     assert got["fresh-after-ack"].verdict == "broken", got["fresh-after-ack"].reason
-    r = got["converges"]
+    r = got["no-aborted-reads"]
     assert r.verdict == "unknown" and r.harness_error is not None
     assert "Boom" in r.harness_error and "the write blew up" in r.harness_error
     assert "schedule" in r.harness_error  # which schedule hit it

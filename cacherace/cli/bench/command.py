@@ -151,6 +151,7 @@ def _races(backend: Backend, strategies: list[str], args: argparse.Namespace) ->
         _note(f"  {cell.strategy} x {cell.claim} ({cell.tier}), {args.seeds} seeds")
         runs = bench_races.measure(backend, cell, args.seeds, args.max_examples, args.budget)
         row = bench_races.summarize(cell, runs)
+        row.update(bench_races.measure_exhaustive(backend, cell, args.budget))
         needed = bench_races.needed_by(runs)
         if needed or cell.tier != "concurrency":
             row["baseline"] = _unreachable(cell, needed, args.budget)

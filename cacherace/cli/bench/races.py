@@ -139,6 +139,30 @@ def measure(backend: Backend, cell: Cell, seeds: int, max_examples: int, cap_s: 
     return runs
 
 
+def measure_exhaustive(backend: Backend, cell: Cell, cap_s: float) -> dict[str, Any]:
+    """The systematic search of ``cell``'s tier for its claim alone (default scope,
+    capped at ``cap_s``): its minimal length, schedules and seconds to the first
+    failure, schedules per second, and whether it finished."""
+    from cacherace.explore.scope import Scope
+    from cacherace.explore.systematic import Search
+
+    cls = CATALOG[cell.strategy]
+    s, _ = _scheduler(backend, cls)
+    try:
+        found = Search(s, [get_claim(cell.claim)], cell.tier, Scope(),
+                       deadline=time.perf_counter() + cap_s).run()  # fmt: skip
+    finally:
+        s.close()
+    first = found.first_failure.get(cell.claim)
+    return {
+        "exhaustive_steps": found.steps.get(cell.claim),
+        "exhaustive_schedules_to_find": None if first is None else first[0],
+        "exhaustive_seconds_to_find": None if first is None else round(first[1], 3),
+        "exhaustive_schedules_per_s": round(found.schedules / max(found.seconds, 1e-9), 1),
+        "exhaustive_complete": found.complete,
+    }
+
+
 def summarize(cell: Cell, runs: list[SeedRun]) -> dict[str, Any]:
     """The race's JSON row (without the baseline)."""
     found = [r for r in runs if r.steps is not None]
