@@ -1,7 +1,7 @@
 """The engine: runs one strategy's clients and actors against one Redis and one
 PostgreSQL, one step at a time, and records the history. A facade, as Trio's
 ``Runner``: each job is a collaborator in its own module (runtime, step,
-connections, locks, nemesis, recorder, observers, settle)."""
+connections, locks, nemesis, recorder, observers, waiting, settle)."""
 
 from __future__ import annotations
 
@@ -21,23 +21,20 @@ from cacherace.engine.operation import complete, run_operation
 from cacherace.engine.process import Process
 from cacherace.engine.recorder import Recorder, initial_values
 from cacherace.engine.runtime import State, Worker, resume
-from cacherace.engine.settle import settle
+from cacherace.engine.settle import run_to_end, settle
 from cacherace.engine.step import Stepper
-from cacherace.engine.waiting import Stuck, Waiting
+from cacherace.engine.waiting import Waiting
 from cacherace.errors import HarnessError, StepBlocked
 from cacherace.model.actions import FAIL_AFTER, FAIL_BEFORE  # noqa: F401  (re-exported)
 from cacherace.model.history import EndState, History, Outcome, TimeAdvance, new_invoke
 from cacherace.model.vtime import Deadlines, VirtualClock
 from cacherace.strategies.base import Settings, Strategy
 
-#: Bound that keeps an operation finite on a strategy that never ends one.
-MAX_STEPS_PER_OP = 2_000
-
 
 class Engine:
-    """One strategy's processes on one pair of servers; see the module docstring."""
+    """One strategy's processes on one pair of servers. Class-level annotations:
+    only the nemesis's faults, bound in ``__init__``."""
 
-    # The nemesis's faults, bound in __init__ (the only class-level annotations).
     crash_client: Callable[[str], bool]
     fail_next_call: Callable[[str, str], bool]
     evict: Callable[[str], bool]
@@ -49,8 +46,7 @@ class Engine:
     def __init__(self, strategy_cls: type[Strategy], redis_server: Any, pg_server: Any, *,
                  clients: int = 2, keys: Sequence[str] = ("k1",),
                  settings: Settings | None = None) -> None:  # fmt: skip
-        intercept.install()
-        for driver in (clock, threads, ownership):
+        for driver in (intercept, clock, threads, ownership):  # idempotent; free unscheduled
             driver.install()
         self.strategy_cls = strategy_cls
         self.clock = VirtualClock()
@@ -75,8 +71,9 @@ class Engine:
         self.uuids = 0  # identifiers handed to code under test (drivers/clock.py)
         self.observers = Observers(self.servers, self.clock, self.locks, self.tracker,
                                    self.timeline, self.waiting)  # fmt: skip
+        wake = partial(self.locks.wake, self._switch)  # waiters learn a lock is gone
         self.nemesis = Nemesis(self.servers, self.processes, self.recorder, self.connections,
-                               self.observers, self._wake, strategy_cls, self.settings)  # fmt: skip
+                               self.observers, wake, strategy_cls, self.settings)  # fmt: skip
         # The hot path: the driver hooks call this bound method directly.
         self.perform = Stepper(self.recorder, self.observers, self.locks).perform
         self._body = partial(run_operation, self.recorder)
@@ -143,8 +140,7 @@ class Engine:
                 return True
         w = Worker(self._body)
         w.gr_context = p.context
-        w.process = p
-        p.worker = w
+        w.process, p.worker = p, w
         p.state = State.RUNNING
         self._switch(p)
         return True
@@ -163,30 +159,8 @@ class Engine:
         return True
 
     def run_to_end(self, name: str, *, settling: bool = False) -> None:
-        """Step ``name`` until its operation ends. While it waits (a spin, a
-        threading lock), the others go on in turn until it can; when nobody can,
-        time jumps to the next moment somebody could. Still nobody: the run is
-        stuck, which ``settling`` raises as :class:`Stuck` and a ``finish`` leaves
-        for later. A statement waiting for a row lock returns at once, as it always
-        did: settle's passes over the processes let its holder go on."""
-        p = self.processes[name]
-        w = self.waiting
-        for _ in range(MAX_STEPS_PER_OP):
-            if p.worker is None:
-                return
-            if w.can_go(p):
-                self._switch(p)
-                continue
-            if p.state is State.WAITING:
-                return
-            q = w.others(p)
-            if q is not None:
-                self._switch(q)
-            elif not (w.jump() or w.alone(p)):
-                if settling:
-                    raise Stuck(w.stuck())
-                return
-        raise HarnessError(f"{name}'s {p.f} did not end within {MAX_STEPS_PER_OP} steps")
+        """Step ``name`` until its operation ends (see :mod:`.settle`)."""
+        run_to_end(self, self.processes[name], settling=settling)
 
     def _switch(self, p: Process) -> None:
         if p.pace.sleep_until is not None:
@@ -204,9 +178,6 @@ class Engine:
             self.waiting.ended(p)
         if self.locks.waiters and not self.locks.waking:  # a count: after every step
             self.locks.wake(self._switch)
-
-    def _wake(self) -> None:
-        self.locks.wake(self._switch)
 
     # -- time and the end ----------------------------------------------------------------
     def advance(self, seconds: float) -> tuple[str, ...]:

@@ -1,12 +1,24 @@
-"""The end of a run: heal faults, run every in-flight operation to its end
+"""The ends: of an operation, and of a run.
+
+Finishing an operation: step a process until its operation ends, letting the
+others go on while it waits. While a process waits (a spin, a
+threading lock), the others go on in turn until it can; when nobody can,
+time jumps to the next moment somebody could. Still nobody: the run is
+stuck, which ``settling`` raises as :class:`Stuck` and a ``finish`` leaves
+for later. A statement waiting for a row lock returns at once, as it always
+did: settle's passes over the processes let its holder go on.
+
+Settling a run: heal faults, run every in-flight operation to its end
 (clients in order, then actors), drain the actors, and record what cache and
-database hold as the ``EndState``."""
+database hold as the ``EndState``.
+"""
 
 from __future__ import annotations
 
 from typing import Any
 
 from cacherace.engine.probe import cache_keys, peeks_itself, probe
+from cacherace.engine.runtime import State
 from cacherace.engine.waiting import Stuck
 from cacherace.errors import HarnessError
 from cacherace.model.history import Complete, EndState
@@ -79,3 +91,27 @@ def drain(engine: Any) -> None:
                 break
         else:
             raise HarnessError(f"actor {actor} still had work after {MAX_DRAIN_ROUNDS} rounds")
+
+
+#: Bound that keeps an operation finite on a strategy that never ends one.
+MAX_STEPS_PER_OP = 2_000
+
+
+def run_to_end(engine: Any, p: Any, *, settling: bool = False) -> None:
+    w = engine.waiting
+    for _ in range(MAX_STEPS_PER_OP):
+        if p.worker is None:
+            return
+        if w.can_go(p):
+            engine._switch(p)
+            continue
+        if p.state is State.WAITING:
+            return
+        q = w.others(p)
+        if q is not None:
+            engine._switch(q)
+        elif not (w.jump() or w.alone(p)):
+            if settling:
+                raise Stuck(w.stuck())
+            return
+    raise HarnessError(f"{p.name}'s {p.f} did not end within {MAX_STEPS_PER_OP} steps")

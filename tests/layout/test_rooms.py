@@ -91,3 +91,9 @@ def test_modules_and_classes_stay_small() -> None:
     long_classes = [(_name(p), c, n) for p in MODULES for c, n in _classes(p) if n > 250]
     assert not long_modules
     assert not long_classes
+
+
+def test_the_engine_facade_stays_small() -> None:
+    # Jobs belong to the collaborators (runtime, step, waiting, nemesis, ...).
+    facade = (ROOT / "engine" / "engine.py").read_text(encoding="utf-8").splitlines()
+    assert len(facade) <= 200
