@@ -8,8 +8,10 @@ an error after a step reached a server is ``info``.
 
 from __future__ import annotations
 
+from inspect import iscoroutine
 from typing import Any
 
+from cacherace.engine.aio import drive
 from cacherace.engine.process import Process
 from cacherace.engine.runtime import current_process
 from cacherace.errors import ClientCrashed
@@ -26,12 +28,16 @@ def run_operation(recorder: Any) -> None:
     try:
         if p.actor is not None:
             done = getattr(p.strategy, p.actor)()
-            value = None if done is None else str(done)
         elif p.f == "read":
-            value = p.strategy.read(p.key)
+            done = p.strategy.read(p.key)
         else:
-            p.strategy.write(p.key, p.value)
-            value = None
+            done = p.strategy.write(p.key, p.value)
+        if p.loop is not None and iscoroutine(done):  # an async strategy's operation
+            done = drive(p, done)
+        if p.actor is not None:
+            value = None if done is None else str(done)
+        else:
+            value = done if p.f == "read" else None
     except ClientCrashed:
         complete(recorder, p, Outcome.INFO, None, "client crashed")
         return

@@ -21,7 +21,7 @@ class Process:
 
     __slots__ = (
         "actor", "blocked", "context", "db", "dirty", "engine", "epochs", "f", "incarnation",
-        "inject", "key", "name", "op", "owned", "pace", "pending", "reached", "redis",
+        "inject", "key", "loop", "name", "op", "owned", "pace", "pending", "reached", "redis",
         "started", "state", "strategy", "value", "worker",
     )  # fmt: skip
 
@@ -35,6 +35,7 @@ class Process:
         self.db: Any = None
         self.strategy: Any = None
         self.epochs = (-1, -1)  # server epochs its connections belong to
+        self.loop: Any = None  # an async strategy's event loop (cacherace.engine.aio)
         # -- the operation in flight
         self.worker: Worker | None = None
         self.op: int | None = None

@@ -14,6 +14,7 @@ This module imports no driver: what a step is and how it is recorded live in
 from __future__ import annotations
 
 import contextlib
+from asyncio.events import _get_running_loop, _set_running_loop
 from enum import Enum
 from typing import TYPE_CHECKING, Any
 
@@ -60,8 +61,20 @@ class Worker(greenlet):
 
 
 def park(p: Process) -> None:
-    """Inside ``p``'s worker: hand control back to the hub until resumed."""
-    p.worker.parent.switch()  # type: ignore[union-attr]
+    """Inside ``p``'s worker: hand control back to the hub until resumed.
+
+    An async process parks in the middle of its own event loop's run: the loop
+    stays its process's, and asyncio's running-loop thread-local is cleared
+    while others run (their loops run on the same thread), restored on resume."""
+    loop = _get_running_loop()
+    if loop is None:
+        p.worker.parent.switch()  # type: ignore[union-attr]
+        return
+    _set_running_loop(None)
+    try:
+        p.worker.parent.switch()  # type: ignore[union-attr]
+    finally:
+        _set_running_loop(loop)
 
 
 def resume(p: Process) -> bool:

@@ -50,6 +50,23 @@ class Stepper:
 
     def perform(self, p: Process, call: Call, run: Callable[[], Any], conn: Any = None) -> Any:
         """Park until scheduled, then make the driver call and record it."""
+        inject, answerable = self.begin(p, call)
+        if not answerable:
+            run = _timed_out  # its timeout passed in virtual time: the server's nil
+        result: Any = None
+        failure: BaseException | None = None
+        p.started = time.perf_counter()
+        p.state = State.CALLING
+        try:
+            result = run()
+        except BaseException as exc:
+            failure = exc
+        return self.end(p, call, result, failure, conn, inject)
+
+    def begin(self, p: Process, call: Call) -> tuple[str | None, bool]:
+        """Park until scheduled; the driver-call fault due (a fault due before the
+        call is raised here), and False when a blocking call's timeout passed while
+        it waited (it answers nil without asking). Shared with the asyncio hooks."""
         # A process unwinding from its death (a ``finally``, a transaction block's
         # exit) must not park again or run anything: its operation is over.
         if p.state is State.BLOCKED:
@@ -61,31 +78,26 @@ class Stepper:
         park(p)  # the hub resumes us when this step is scheduled
         if p.state is State.CRASHED:
             raise ClientCrashed()
-        if call.blocking and not p.engine.waiting.until_answerable(p, call):
-            run = _timed_out  # its timeout passed in virtual time: the server's nil
+        answerable = not call.blocking or p.engine.waiting.until_answerable(p, call)
         p.pending = None
         inject, p.inject = p.inject, None
-        record = self.recorder.record
         if inject == FAIL_BEFORE:
             p.state = State.RUNNING
             error = injected(call.target, "before")
-            record(new_step, p.name, p.op, call.target, call.command, call.keys, "",
-                   str(error), inject, call.args, None)  # fmt: skip
+            self.recorder.record(new_step, p.name, p.op, call.target, call.command, call.keys,
+                                 "", str(error), inject, call.args, None)  # fmt: skip
             raise error
         p.reached = True
-        result: Any = None
-        failure: BaseException | None = None
-        p.started = time.perf_counter()
-        p.state = State.CALLING
-        try:
-            result = run()
-        except BaseException as exc:
-            failure = exc
+        return inject, answerable
+
+    def end(self, p: Process, call: Call, result: Any, failure: BaseException | None,
+            conn: Any, inject: str | None) -> Any:  # fmt: skip
+        """Record the call that ran and show it to the observers; its result."""
         if p.state is State.CALLING:
             p.state = State.STEPPING
         try:
             shown, rows = ("", None) if failure else step_result(call.target, result)
-            step = record(
+            step = self.recorder.record(
                 new_step, p.name, p.op, call.target, call.command, call.keys, shown,
                 None if failure is None else f"{type(failure).__name__}: {failure}", inject,
                 call.args, rows,

@@ -216,7 +216,25 @@ def step_result(target: str, result: Any) -> tuple[str, tuple[tuple[Any, ...], .
         rows = result.fetchall()
         result.scroll(0, mode="absolute")  # leave the rows for the caller to fetch
         return text(result.statusmessage or ""), tuple(tuple(map(_cell, r)) for r in rows)
+    if isinstance(result, psycopg.AsyncCursor):  # the same, for async code
+        res = result.pgresult
+        if res is None or not (res.nfields or res.status in _ROWS):
+            return text(result.statusmessage or ""), None
+        rows = at_once(result.fetchall())
+        at_once(result.scroll(0, mode="absolute"))
+        return text(result.statusmessage or ""), tuple(tuple(map(_cell, r)) for r in rows)
     return "", None
+
+
+def at_once(coro: Any) -> Any:
+    """Run a coroutine that completes without waiting (an async cursor's fetch of
+    rows it already holds), here and now, outside any event loop."""
+    try:
+        coro.send(None)
+    except StopIteration as done:
+        return done.value
+    coro.close()
+    raise RuntimeError("cacherace: a coroutine expected to complete at once waited")
 
 
 def v1_step(step: Step) -> Step:
