@@ -51,8 +51,9 @@ _REDIS_OPTIONS = (
 )  # fmt: skip
 
 
-class Undrivable(StrategyError):
-    """A strategy whose operations the harness cannot run step by step."""
+class Undrivable(StrategyError, HarnessError):
+    """A strategy whose operations the harness cannot run step by step: refused
+    before anything runs (exit 2), never explored."""
 
 
 def operations(cls: type) -> list[str]:

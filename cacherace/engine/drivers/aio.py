@@ -17,6 +17,7 @@ statement that waits for a row lock a parked process holds parks as waiting.
 from __future__ import annotations
 
 import time
+from asyncio.events import _get_running_loop
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -36,12 +37,15 @@ from cacherace.engine.drivers.calls import (
 )
 from cacherace.engine.drivers.intercept import _DEAD, _active, _sql_text
 from cacherace.engine.runtime import IN_CALL, State
+from cacherace.errors import StepBlocked
 
 _installed = False
 
 
 async def perform(p: Any, call: Call, run: Callable[[], Awaitable[Any]], conn: Any = None) -> Any:
     """The async form of :meth:`cacherace.engine.step.Stepper.perform`."""
+    if p.loop is None or _get_running_loop() is not p.loop:
+        refuse_foreign_loop(p, call)
     stepper = p.engine.stepper
     inject = stepper.begin(p, call)
     result: Any = None
@@ -53,6 +57,19 @@ async def perform(p: Any, call: Call, run: Callable[[], Awaitable[Any]], conn: A
     except BaseException as exc:
         failure = exc
     return stepper.end(p, call, result, failure, conn, inject)
+
+
+def refuse_foreign_loop(p: Any, call: Call) -> None:
+    """An awaited driver call on a loop cacherace does not own (the code ran
+    ``asyncio.run`` or a loop of its own): its waits and timers are out of reach,
+    so the run stops with one clear error (exit 2), never a verdict."""
+    p.blocked = (
+        f"{p.name} awaited `{call.command}` on an event loop cacherace does not own (the "
+        "code runs asyncio.run or a loop of its own); cacherace drives async code on the "
+        "loops it gives each process - make read/write async def and await the calls"
+    )
+    p.state = State.BLOCKED
+    raise StepBlocked(p.blocked)
 
 
 def install() -> None:
