@@ -119,6 +119,37 @@ class ProcessLoop(asyncio.SelectorEventLoop):  # type: ignore[misc, valid-type]
     def __init__(self, clock: Any) -> None:
         super().__init__(_ProcessSelector())
         self._virtual = clock
+        #: the task whose driver call is the step in flight, and the other tasks of
+        #: the process that wait for it to end before taking their own step
+        self.stepping: asyncio.Task[Any] | None = None
+        self.idle: list[asyncio.Future[None]] = []
+
+    async def turn(self) -> None:
+        """In a task of this process while another task's step is in flight: wait
+        for that step to end (steps of one process are one at a time too)."""
+        while self.stepping is not None:
+            fut = self.create_future()
+            self.idle.append(fut)
+            await fut
+
+    def step_ended(self) -> None:
+        self.stepping = None
+        idle, self.idle = self.idle, []
+        for fut in idle:
+            if not fut.done():
+                fut.set_result(None)
+
+    def cancel_leftovers(self) -> None:
+        """From the hub, between runs: tasks an earlier run left behind (a
+        fire-and-forget refresh) are cancelled, so no run inherits another's work."""
+        if self.is_running() or self.is_closed():
+            return
+        left = [t for t in asyncio.all_tasks(self) if not t.done()]
+        for t in left:
+            t.cancel()
+        if left:
+            self.run_until_complete(asyncio.gather(*left, return_exceptions=True))
+        self.step_ended()
 
     def time(self) -> float:
         return MONOTONIC_BASE + self._virtual.now
@@ -153,6 +184,16 @@ class AioConnections(Connections):
             )
         super().__init__(servers, strategy_cls, settings)
         self.clock = clock
+
+    def renew(self, p: Process) -> None:
+        if p.loop is not None:
+            p.loop.cancel_leftovers()
+        super().renew(p)
+
+    def abandon(self, p: Process) -> None:
+        super().abandon(p)
+        if p.loop is not None:
+            p.loop.cancel_leftovers()
 
     def connect(self, p: Process) -> None:
         s = self.servers

@@ -17,6 +17,7 @@ statement that waits for a row lock a parked process holds parks as waiting.
 from __future__ import annotations
 
 import time
+from asyncio import current_task
 from asyncio.events import _get_running_loop
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -35,27 +36,47 @@ from cacherace.engine.drivers.calls import (
     sql_call,
     sql_keyword_call,
 )
-from cacherace.engine.drivers.intercept import _DEAD, _active, _sql_text
-from cacherace.engine.runtime import IN_CALL, State
+from cacherace.engine.drivers.intercept import _DEAD, _sql_text
+from cacherace.engine.runtime import IN_CALL, IN_STEP, State
 from cacherace.errors import StepBlocked
 
 _installed = False
 
 
+def _active() -> Any:
+    """The scheduled process whose task makes this call as a step of its own, or
+    None: on the hub, or a call nested in the step of the same task. Another
+    task of the process, while a step is in flight, gets the process: its call
+    is a step after that one (:meth:`ProcessLoop.turn`)."""
+    p = getattr(getcurrent(), "process", None)
+    if p is None or p.state not in IN_STEP:
+        return p
+    loop = p.loop
+    if loop is None or loop.stepping is None or loop.stepping is current_task(loop):
+        return None
+    return p
+
+
 async def perform(p: Any, call: Call, run: Callable[[], Awaitable[Any]], conn: Any = None) -> Any:
     """The async form of :meth:`cacherace.engine.step.Stepper.perform`."""
-    if p.loop is None or _get_running_loop() is not p.loop:
+    loop = p.loop
+    if loop is None or _get_running_loop() is not loop:
         refuse_foreign_loop(p, call)
+    if loop.stepping is not None:
+        await loop.turn()
     stepper = p.engine.stepper
     inject = stepper.begin(p, call)
     result: Any = None
     failure: BaseException | None = None
     p.started = time.perf_counter()
     p.state = State.CALLING
+    loop.stepping = current_task(loop)
     try:
         result = await run()
     except BaseException as exc:
         failure = exc
+    finally:
+        loop.step_ended()
     return stepper.end(p, call, result, failure, conn, inject)
 
 
