@@ -50,6 +50,7 @@ def _check_schema(out: dict[str, Any]) -> None:
     assert set(out["step"]) == STEP_KEYS
     assert out["step"]["raw_us"] > 0 and out["step"]["controlled_us"] > 0
     assert out["step"]["ratio"] > 0
+    assert set(out["aio_step"]) == STEP_KEYS and out["aio_step"]["ratio"] > 0
     assert out["schedules_per_s"] > 0
     assert out["memory_mb"] > 0
     for race in out["races"]:

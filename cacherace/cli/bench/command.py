@@ -21,6 +21,7 @@ from cacherace.cli.args import add_backend_arguments, backend_from_args
 from cacherace.cli.bench import baseline as bench_baseline
 from cacherace.cli.bench import races as bench_races
 from cacherace.cli.bench import step as bench_step
+from cacherace.cli.bench.aio_step import measure_async_steps
 from cacherace.engine.engine import HarnessError
 from cacherace.servers import Backend, BackendError
 from cacherace.strategies import CATALOG
@@ -69,7 +70,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--only",
-        choices=("step", "schedules", "races"),
+        choices=("step", "aio-step", "schedules", "races"),
         action="append",
         default=None,
         help="run only these parts (repeatable; default: all); the JSON keeps its keys",
@@ -114,7 +115,7 @@ def run(args: argparse.Namespace) -> int:
 
 def _bench(backend: Backend, strategies: list[str], args: argparse.Namespace) -> dict[str, Any]:
     started = time.perf_counter()
-    parts = set(args.only or ("step", "schedules", "races"))
+    parts = set(args.only or ("step", "aio-step", "schedules", "races"))
     redis_server, pg_server = backend.redis("none"), backend.postgres()
     step: dict[str, float] = {}
     if "step" in parts:
@@ -126,6 +127,15 @@ def _bench(backend: Backend, strategies: list[str], args: argparse.Namespace) ->
             _note(f"  {call:<7} raw {raw:6.1f} us  controlled {controlled:6.1f} us  "
                   f"x{controlled / raw:.2f}")  # fmt: skip
         _note(f"  median: {step}")
+    aio: dict[str, float] = {}
+    if "aio-step" in parts:
+        _note("aio-step: the same calls awaited (redis.asyncio, AsyncConnection)")
+        figures = measure_async_steps(redis_server, pg_server, cycles=args.step_cycles)
+        aio = figures.as_json()
+        for call, (raw, controlled) in figures.by_call().items():
+            _note(f"  {call:<7} raw {raw:6.1f} us  controlled {controlled:6.1f} us  "
+                  f"x{controlled / raw:.2f}")  # fmt: skip
+        _note(f"  median: {aio}")
     rate = 0.0
     if "schedules" in parts:
         rate, count = bench_step.schedules_per_second(
@@ -134,7 +144,13 @@ def _bench(backend: Backend, strategies: list[str], args: argparse.Namespace) ->
         _note(f"schedules: {count} three-client cache-aside schedules, {rate:.0f}/s")
     races = _races(backend, strategies, args) if "races" in parts else []
     _note(f"done in {time.perf_counter() - started:.0f}s")
-    return {"step": step, "schedules_per_s": round(rate, 1), "memory_mb": 0.0, "races": races}
+    return {
+        "step": step,
+        "aio_step": aio,
+        "schedules_per_s": round(rate, 1),
+        "memory_mb": 0.0,
+        "races": races,
+    }
 
 
 def _races(backend: Backend, strategies: list[str], args: argparse.Namespace) -> list[dict]:
