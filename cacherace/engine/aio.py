@@ -232,9 +232,33 @@ class AioConnections(Connections):
         kwargs = {k: given[k] for k in _REDIS_OPTIONS if given.get(k) is not None}
         return redis.asyncio.Redis(**kwargs, retry=Retry(NoBackoff(), 0))
 
+    def build(self, p: Process) -> None:
+        self.close_owned(p)
+        super().build(p)
+
+    def close_owned(self, p: Process) -> None:
+        """Close the async pools and connections ``p``'s strategy object opened (a
+        library's own), on ``p``'s loop; the sync ones are closed by ``build``."""
+        keep = []
+        for ref in p.owned:
+            obj = ref()
+            if isinstance(obj, redis.asyncio.ConnectionPool):
+                with contextlib.suppress(Exception):
+                    on_loop(p, obj.disconnect())
+            elif isinstance(obj, psycopg.AsyncConnection):
+                pid = None if obj.closed or obj.broken else obj.info.backend_pid
+                with contextlib.suppress(Exception):
+                    on_loop(p, obj.close())
+                if pid is not None:
+                    self.await_backend_exit(pid)
+            elif obj is not None:
+                keep.append(ref)
+        p.owned = keep
+
     def disconnect(self, p: Process) -> None:
         if p.worker is not None and not p.worker.dead:
             unwind(p)  # its loop must stop before its connections close on it
+        self.close_owned(p)
         pid = None
         if p.db is not None and not p.db.closed and not p.db.broken:
             pid = p.db.info.backend_pid

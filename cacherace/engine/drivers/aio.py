@@ -37,6 +37,7 @@ from cacherace.engine.drivers.calls import (
     sql_keyword_call,
 )
 from cacherace.engine.drivers.intercept import _DEAD, _sql_text
+from cacherace.engine.drivers.ownership import _adopt
 from cacherace.engine.runtime import IN_CALL, IN_STEP, State
 from cacherace.errors import StepBlocked
 
@@ -150,6 +151,24 @@ def install() -> None:
     Pipeline.execute = execute_pipeline  # type: ignore[method-assign]
     Pipeline.reset = reset  # type: ignore[method-assign]
     AsyncScript.__call__ = call_script  # type: ignore[method-assign]
+
+    # A library's own async pools and connections belong to the process that made
+    # them, as its sync ones do (drivers/ownership.py); AioConnections closes them.
+    pool_init = redis.asyncio.ConnectionPool.__init__
+
+    def init_pool(self: Any, *args: Any, **kwargs: Any) -> None:
+        pool_init(self, *args, **kwargs)
+        _adopt(self)
+
+    redis.asyncio.ConnectionPool.__init__ = init_pool  # type: ignore[method-assign]
+    pg_connect = psycopg.AsyncConnection.connect.__func__  # type: ignore[attr-defined]
+
+    async def connect(cls: Any, *args: Any, **kwargs: Any) -> Any:
+        conn = await pg_connect(cls, *args, **kwargs)
+        _adopt(conn)
+        return conn
+
+    psycopg.AsyncConnection.connect = classmethod(connect)  # type: ignore[method-assign, assignment]
 
     # -- psycopg's AsyncConnection --------------------------------------------------
     def sql_hook(name: str) -> None:
