@@ -12,10 +12,13 @@ import pytest
 from cacherace.engine.engine import Engine
 from cacherace.explore import apply as schedule
 from cacherace.explore.replay import first_difference, replay_trace
+from cacherace.model.actions import to_json
 from cacherace.properties import check
 from cacherace.report.trace import load
 from cacherace.servers import Backend
 from cacherace.strategies.registry import load_strategy
+
+from .schedules import FINDINGS
 
 # aiocache 0.12 stores with SETEX, which redis-py 8 marks deprecated
 pytestmark = pytest.mark.filterwarnings("ignore:Call to deprecated setex:DeprecationWarning")
@@ -24,12 +27,12 @@ TRACES = Path(__file__).parent / "traces"
 NAMES = sorted(p.stem for p in TRACES.glob("*.json"))
 
 
-def test_the_traces_are_there() -> None:
-    expected = [
-        *(f"aiocache-cached--{c}" for c in ("converges", "fresh-after-ack")),  # aiocache #95
-        *(f"cache-aside-async--{c}" for c in ("converges", "fresh-after-ack", "ttl-bounded")),
-    ]
-    assert expected == NAMES
+def test_every_finding_has_its_trace() -> None:
+    assert sorted(FINDINGS) == NAMES
+    for name, (spec, claim, tier, actions) in FINDINGS.items():
+        trace = load(TRACES / f"{name}.json")
+        assert (trace.strategy, trace.claim, trace.tier) == (spec, claim, tier)
+        assert [to_json(a) for a in trace.schedule] == actions
 
 
 @pytest.mark.parametrize("name", NAMES)
