@@ -30,6 +30,15 @@ Subclass :class:`Strategy` (or write any class with the same constructor and
   wakes it, virtual time then jumping ``s`` ahead: no wall time passes. Locks that
   spin or block (redis-py's ``Lock``, ``threading.Lock``) let the others run while
   they wait. TTLs are given as ``ex=``.
+- Async: a strategy whose ``read``/``write`` (and actors) are ``async def`` is
+  built per client with a ``redis.asyncio.Redis`` (``decode_responses=True``) and
+  a ``psycopg.AsyncConnection`` (autocommit) instead, and each of its operations
+  runs on that client's own event loop, which cacherace owns: every awaited
+  driver call is a step, exactly as its sync form is. ``asyncio.sleep``, timeouts
+  and the loop's clock read virtual time; tasks an operation spawns take their
+  steps as that client's. All operations are sync or all async; a generator or
+  an async generator, or async code on a loop of its own (``asyncio.run`` inside
+  ``read``), is refused with one error (see ``cacherace.engine.aio``).
 - Libraries: a strategy may open its own clients (a library's region or pool,
   with its own ``decode_responses``); they belong to the client that opened them,
   and a client crash closes them. ``threading.local`` is per client. See
