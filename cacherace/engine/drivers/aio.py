@@ -66,14 +66,15 @@ async def perform(p: Any, call: Call, run: Callable[[], Awaitable[Any]], conn: A
     if loop.stepping is not None:
         await loop.turn()
     stepper = p.engine.stepper
-    inject = stepper.begin(p, call)
+    inject, answerable = stepper.begin(p, call)
     result: Any = None
     failure: BaseException | None = None
     p.started = time.perf_counter()
     p.state = State.CALLING
     loop.stepping = current_task(loop)
     try:
-        result = await run()
+        if answerable:  # else a blocking call whose timeout passed: the server's nil
+            result = await run()
     except BaseException as exc:
         failure = exc
     finally:
