@@ -20,7 +20,6 @@ from pathlib import Path
 from typing import Any
 
 from cacherace.cli.args import add_backend_arguments, backend_from_args, use_color
-from cacherace.engine.aio import refuse_undrivable
 from cacherace.engine.engine import HarnessError
 from cacherace.explore.cell import Budget, CellResult
 from cacherace.explore.check import Undrivable, check_strategy, refuse_undrivable

@@ -4,10 +4,10 @@ cells; :class:`ClaimsBroken` carries the diagrams and replay commands."""
 
 from __future__ import annotations
 
-import inspect
 from collections.abc import Sequence
 from pathlib import Path
 
+from cacherace.engine.aio import Undrivable, refuse_undrivable  # noqa: F401  (re-exported)
 from cacherace.engine.engine import Scheduler
 from cacherace.errors import ClaimError
 from cacherace.explore import hygiene
@@ -18,24 +18,6 @@ from cacherace.report.trace import DEFAULT_DIR, Trace, save, settings_json
 from cacherace.servers import Backend
 from cacherace.strategies import Settings, Strategy
 from cacherace.strategies.registry import load_strategy
-
-
-class Undrivable(ValueError):
-    """A strategy the harness cannot drive (its operations are coroutines)."""
-
-
-def refuse_undrivable(cls: type[Strategy], spec: str) -> None:
-    """Refuse a strategy whose operations are ``async def``: the engine drives
-    synchronous code, so its coroutines would never run and every claim would
-    "hold" on nothing."""
-    names = ["read", "write", *getattr(cls, "actors", ())]
-    found = [n for n in names if inspect.iscoroutinefunction(getattr(cls, n, None))]
-    if found:
-        raise Undrivable(
-            f"{spec}: {', '.join(found)} {'is' if len(found) == 1 else 'are'} async def; "
-            "cacherace drives synchronous strategies only (redis-py and psycopg, not their "
-            "asyncio forms) - write them as plain def, or wait for async support"
-        )
 
 
 class ClaimsBroken(ClaimError):

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import ClassVar
+from typing import Any, ClassVar
 
 from cacherace.strategies._common import or_default, select_value, upsert
 from cacherace.strategies.cache_aside import CacheAside
@@ -73,14 +73,13 @@ class LeavesTransactionOpen(CacheAside):
         or_default(lambda: self.redis.delete(self.settings.cache_key(key)), None)
 
 
-class AsyncCache(CacheAside):
-    name: ClassVar[str] = "async-cache"
+class GeneratorCache(CacheAside):
+    """A read that yields its value: the harness cannot drive it (async def it can)."""
 
-    async def read(self, key: str) -> str | None:  # type: ignore[override]
-        return None
+    name: ClassVar[str] = "generator-cache"
 
-    async def write(self, key: str, value: str) -> None:  # type: ignore[override]
-        return None
+    def read(self, key: str) -> Any:  # type: ignore[override]
+        yield None
 
 
 class NoDriver(CacheAside):
