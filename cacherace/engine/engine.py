@@ -12,10 +12,9 @@ from typing import Any
 
 import psycopg
 
-from cacherace.engine.aio import AioConnections, is_async, refuse_undrivable
-from cacherace.engine.connections import Connections, Servers
-from cacherace.engine.drivers import aio as aio_drivers
-from cacherace.engine.drivers import clock, intercept, ownership, threads
+from cacherace.engine.aio import connections_for
+from cacherace.engine.connections import Servers
+from cacherace.engine.drivers import aio, clock, intercept, ownership, threads
 from cacherace.engine.locks import LockWaits
 from cacherace.engine.nemesis import Nemesis
 from cacherace.engine.observers import DbTimeline, ExpiryTracker, Observers
@@ -48,9 +47,8 @@ class Engine:
     def __init__(self, strategy_cls: type[Strategy], redis_server: Any, pg_server: Any, *,
                  clients: int = 2, keys: Sequence[str] = ("k1",),
                  settings: Settings | None = None) -> None:  # fmt: skip
-        for driver in (intercept, clock, threads, ownership, aio_drivers):  # idempotent
+        for driver in (intercept, clock, threads, ownership, aio):  # idempotent
             driver.install()
-        refuse_undrivable(strategy_cls)
         self.strategy_cls = strategy_cls
         self.clock = VirtualClock()
         self.settings = replace(settings or Settings(), clock=self.clock)
@@ -65,11 +63,7 @@ class Engine:
         self.clients = tuple(n for n, p in self.processes.items() if p.actor is None)
         self.actors = tuple(strategy_cls.actors)
         self.recorder = Recorder(self.clock)
-        self.connections = (
-            AioConnections(self.servers, strategy_cls, self.settings, self.clock)
-            if is_async(strategy_cls)
-            else Connections(self.servers, strategy_cls, self.settings)
-        )
+        self.connections = connections_for(self.servers, strategy_cls, self.settings, self.clock)
         self.locks = LockWaits(self.servers, self.processes)
         self.tracker = ExpiryTracker(self.deadlines, self.servers.admin_redis)
         self.timeline = DbTimeline(self.servers, self.recorder, strategy_cls, self.settings,
@@ -82,8 +76,7 @@ class Engine:
         self.nemesis = Nemesis(self.servers, self.processes, self.recorder, self.connections,
                                self.observers, wake, strategy_cls, self.settings)  # fmt: skip
         # The hot path: the driver hooks call this bound method directly.
-        self.stepper = Stepper(self.recorder, self.observers, self.locks)
-        self.perform = self.stepper.perform
+        self.perform = Stepper(self.recorder, self.observers, self.locks).perform
         self._body = partial(run_operation, self.recorder)
         for fault in Engine.__annotations__:  # the faults, declared above
             setattr(self, fault, getattr(self.nemesis, fault))
@@ -122,9 +115,6 @@ class Engine:
         for p in self.processes.values():
             self.connections.abandon(p)
             self.connections.disconnect(p)
-            if p.loop is not None:
-                p.loop.close()
-                p.loop = None
         self.servers.close()
 
     # -- operations and steps ----------------------------------------------------------

@@ -15,7 +15,7 @@ from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 
 from cacherace.engine.aio.loop import ProcessLoop, on_loop
-from cacherace.engine.aio.refuse import Undrivable
+from cacherace.engine.aio.refuse import Undrivable, is_async, refuse_undrivable
 from cacherace.engine.connections import Connections
 from cacherace.engine.locks import LOCK_TIMEOUT_S
 from cacherace.engine.process import Process
@@ -127,3 +127,16 @@ class AioConnections(Connections):
         p.redis = p.db = p.strategy = None
         if pid is not None:
             self.await_backend_exit(pid)
+        if p.loop is not None:  # the process is gone, and its tasks with it
+            p.loop.cancel_leftovers()
+            p.loop.close()
+            p.loop = None
+
+
+def connections_for(servers: Any, strategy_cls: type, settings: Any, clock: Any) -> Connections:
+    """Async connections for an async strategy, sync ones otherwise; a strategy
+    the harness cannot drive is refused here, before anything runs."""
+    refuse_undrivable(strategy_cls)
+    if is_async(strategy_cls):
+        return AioConnections(servers, strategy_cls, settings, clock)
+    return Connections(servers, strategy_cls, settings)

@@ -65,7 +65,7 @@ async def perform(p: Any, call: Call, run: Callable[[], Awaitable[Any]], conn: A
         refuse_foreign_loop(p, call)
     if loop.stepping is not None:
         await loop.turn()
-    stepper = p.engine.stepper
+    stepper = p.engine.perform.__self__  # the engine's Stepper
     inject, answerable = stepper.begin(p, call)
     result: Any = None
     failure: BaseException | None = None
