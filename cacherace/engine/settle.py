@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from cacherace.engine.probe import cache_keys, peeks_itself, probe
+from cacherace.engine.observers.probe import cache_keys, peeks_itself, probe
 from cacherace.engine.runtime import State
 from cacherace.engine.waiting import Stuck
 from cacherace.errors import HarnessError

@@ -263,8 +263,8 @@ class Waiting:
                                    since=w.since, bound=w.bound, ended=ended)  # fmt: skip
 
     def evictable(self, key: str) -> list[str]:
-        """What evicting ``key`` removes (see :func:`cacherace.engine.probe.cache_keys`)."""
-        from cacherace.engine.probe import cache_keys  # probe imports the claims
+        """What evicting ``key`` removes (see ``observers.probe.cache_keys``)."""
+        from cacherace.engine.observers.probe import cache_keys  # probe imports the claims
 
         return cache_keys(self.engine, key)
 

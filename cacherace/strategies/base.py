@@ -66,7 +66,7 @@ the class hooks, so a strategy whose data is not the catalog's
   (``version:value``, JSON, a hash) your cache entries use. Optional: without
   one, the settled cache is observed through your own ``read`` (a probe read
   that touched no database was served from the cache; see
-  :mod:`cacherace.engine.probe` for the trade-off).
+  :mod:`cacherace.engine.observers.probe` for the trade-off).
 - ``cache_keys(settings, key)``: the Redis keys holding that cached value, so an
   eviction fault removes the right thing. Optional: without one, an eviction
   removes the Redis keys that operations on that key changed.
