@@ -134,8 +134,8 @@ def same_verdict(expected: Verdict, actual: Verdict) -> bool:
 
 # -- running --------------------------------------------------------------------------
 def _check_processes(trace: Trace, s: Scheduler) -> None:
-    named = {process_of(schedule.as_action(a)) for a in trace.schedule} - {None}
-    unknown = sorted(named - set(s.processes))
+    named = {process_of(schedule.as_action(a)) for a in trace.schedule}
+    unknown = sorted({n for n in named if n is not None} - set(s.processes))
     if unknown:
         raise ReplayError(
             f"the trace's schedule drives {', '.join(unknown)}, but {trace.strategy} with "

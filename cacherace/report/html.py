@@ -143,9 +143,9 @@ def _broken_section(result: CellResult, traces: Mapping[str, Trace] | None = Non
     if facts:
         lines.append(f'<p class="meta">{"; ".join(facts)}</p>')
     if result.get("trace"):
-        trace = _text(result["trace"])
+        path = _text(result["trace"])
         lines.append(
-            f"<p>trace <code>{trace}</code>; replay: <code>cacherace replay {trace}</code></p>"
+            f"<p>trace <code>{path}</code>; replay: <code>cacherace replay {path}</code></p>"
         )
     trace = _trace_of(result, traces)
     if trace is not None:

@@ -203,8 +203,8 @@ def short_sql(statement: str, params: Sequence[str] = ()) -> str:
     if n == len(params):
         key = _key_param(tokens, params, order)
         if verb == "SELECT" and "FROM" in upper and key is not None:
-            cols = " ".join(tokens[1 : upper.index("FROM")]).replace(" ,", ",")
-            return f"SELECT {key}" if cols.lower() == "value" else f"SELECT {cols} OF {key}"
+            selected = " ".join(tokens[1 : upper.index("FROM")]).replace(" ,", ",")
+            return f"SELECT {key}" if selected.lower() == "value" else f"SELECT {selected} OF {key}"
         if verb == "DELETE" and key is not None:
             return f"DELETE {key}"
         if verb == "UPDATE" and key is not None and "SET" in upper:
