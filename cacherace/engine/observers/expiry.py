@@ -4,9 +4,9 @@ strategy's commands did to it.
 Redis counts TTLs in real time, but a run takes milliseconds, so a real TTL of
 300 s never fires during it. The harness therefore tracks deadlines itself and
 deletes keys when virtual time passes them. The common commands (SET with EX,
-DEL, EXPIRE) are understood from their arguments, costing no round trip; anything
-else that may touch a TTL (scripts, pipelines, GETEX, RENAME, ...) is settled by
-reading PTTL of its keys from the server.
+DEL, EXPIRE, GETEX), alone or in a pipeline or MULTI, are understood from their
+arguments, costing no round trip; anything else that may touch a TTL (scripts,
+EXPIREAT, RENAME, ...) is settled by reading PTTL of its keys from the server.
 """
 
 from __future__ import annotations
@@ -42,6 +42,9 @@ _KEEPS_TTL = frozenset(
     }
 )  # fmt: skip
 _UNITS = {"EX": 1000, "PX": 1}
+# How far past the measured real time a read-back TTL may be rounded up (see refresh):
+# a TTL set with finer than 25 ms precision by a script reads back rounded.
+_MARGIN_MS = 25
 
 
 class ExpiryTracker:
@@ -58,12 +61,21 @@ class ExpiryTracker:
         """Update deadlines after ``call`` ran (``failed``: it raised, effect unknown;
         ``started``: ``time.perf_counter()`` when the call was sent)."""
         ask: list[str] = []
-        if failed or call.batch or len(call.commands) != 1:
-            # Unknown effect, pipeline or MULTI (whose result is a list, even of one
-            # command): read what the server now says.
-            ask = [k for args in call.commands for k in redis_keys(args)]
-        else:  # one command: its keys are the call's (see calls.py), not re-parsed
-            ask = self._apply(call.commands[0], call.keys, result, now)
+        commands = call.commands
+        if failed:  # unknown effect: read what the server now says
+            ask = [k for args in commands for k in redis_keys(args)]
+        elif call.batch:
+            # A pipeline or MULTI answers one result per command, in order: each is
+            # applied as if sent alone (an error result, or a count that does not
+            # match, is asked about).
+            results = result if isinstance(result, list) else []
+            if len(results) != len(commands):
+                ask = [k for args in commands for k in redis_keys(args)]
+            for args, res in zip(commands, results, strict=False):
+                keys = redis_keys(args)
+                ask += keys if isinstance(res, Exception) else self._apply(args, keys, res, now)
+        elif len(commands) == 1:  # its keys are the call's (see calls.py), not re-parsed
+            ask = self._apply(commands[0], call.keys, result, now)
         if ask:
             self.refresh(ask, now, started)
 
@@ -106,6 +118,17 @@ class ExpiryTracker:
             if result in (1, True):
                 d.set(keys[0], now, int(text(args[2])) * (1000 if name == "EXPIRE" else 1))
             return []
+        if name == "GETEX":
+            opts = [text(a).upper() for a in args[2:]]
+            if not opts:
+                return []  # GETEX with no option is a GET
+            if opts[0] == "PERSIST":
+                d.forget(keys[0])
+                return []
+            if opts[0] in _UNITS and len(opts) > 1 and result is not None:
+                d.set(keys[0], now, int(opts[1]) * _UNITS[opts[0]])
+                return []
+            return list(keys)  # EXAT/PXAT, or a missing key: ask the server
         if name in ("SETNX", "MSETNX", "MSET", "GETSET", "HSETNX"):
             # A plain write with no TTL option clears any TTL the key had.
             if name == "SETNX" and not result:
@@ -113,7 +136,7 @@ class ExpiryTracker:
             for k in keys:
                 d.forget(k)
             return []
-        return list(keys)  # scripts, GETEX, EXPIREAT, RENAME, COPY, ...: ask the server
+        return list(keys)  # scripts, EXPIREAT, RENAME, COPY, ...: ask the server
 
     def refresh(self, keys: Sequence[str], now: float, started: float | None = None) -> None:
         """Read the PTTL of ``keys`` and set their deadlines from virtual ``now``.
@@ -131,7 +154,10 @@ class ExpiryTracker:
             ttls = pipe.execute()
         slack = 0
         if started is not None:
-            slack = int((time.perf_counter() - started) * 1000) + 2
+            # The real milliseconds since the call was sent, plus a margin: under load
+            # the server's wall clock was seen to run 1-2 ms past the client's
+            # monotonic one between a SET and the PTTL after it, reading 59998 for EX 60.
+            slack = int((time.perf_counter() - started) * 1000) + _MARGIN_MS
         for k, ms in zip(keys, ttls, strict=True):
             ms = int(ms)
             self.deadlines.set(k, now, roundest(ms, ms + slack) if ms >= 0 else ms)
