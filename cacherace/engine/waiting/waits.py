@@ -1,122 +1,22 @@
-"""Waiting processes: sleeps, spins and waits for what another process holds.
-
-Real caching code waits: redis-py's lock retries ``SET NX`` after ``time.sleep``,
-dogpile.cache blocks on a ``threading.Lock``, a loop polls a key. Run as-is, a
-waiter that the scheduler keeps stepping while the holder is parked spins
-forever. So a process can be in one of these states, besides ready:
-
-- **sleeping** (``time.sleep(s)``, see :mod:`.drivers.clock`): parked until the
-  schedule steps it; virtual time then jumps to its wake-up, as in a
-  discrete-event simulation (FoundationDB's simulator, Tokio's paused clock).
-  The jump is the code's own doing, so it happens in every tier.
-- **spinning**: it repeats a driver call that found nothing changed (the same
-  command with the same answer, and no step, fault or expiry since), after a
-  sleep or twice in a row. A step of a spinner still runs when the schedule asks
-  for it; but ``finish`` and settle run the others first, until something changed.
-- **waiting** (:meth:`Waiting.wait_until`): a ``threading`` lock or condition
-  another process holds (:mod:`.drivers.threads`), or a blocking pop (BLPOP,
-  BRPOP, BZPOPMIN/MAX, BRPOPLPUSH, BLMOVE) on empty keys. Stepping it does
-  nothing until what it waits for is there, or its timeout has passed in virtual
-  time (a pop that timed out is answered nil without being sent). Streams'
-  ``XREAD BLOCK`` is not handled yet.
-
-When no process can go on, time jumps to the next thing that would let one (a
-lock key's TTL running out, a wait's timeout); when nothing would, the run is
-stuck: every waiter is recorded as a ``Wait`` event that did not end, naming who
-it waits for, which ``bounded-wait`` reports as a deadlock (or a lock nobody can
-release), and settle ends unsettled with that reason. Each wait that ends is
-recorded as a ``Wait`` event too, with its bound: the TTL its lock key had left
-when the wait began, plus one polling interval.
-"""
+"""The engine's collaborator for waiting processes (see :mod:`cacherace.engine.waiting`):
+sleeps and waits inside a worker, the hub's questions (who can go on, when time
+should jump, who is stuck)."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any
 
-from cacherace.engine.drivers.calls import REDIS, Call
+from cacherace.engine.drivers.calls import Call
 from cacherace.engine.runtime import State, park
-from cacherace.errors import ClientCrashed, HarnessError
-from cacherace.model.history import Step, Wait
-
-#: How many times a spinner may go on alone when nobody else can and no time jump
-#: would help (its loop may end on its own clock, as redis-py's blocking timeout).
-MAX_SPINS_ALONE = 20
-#: Polling interval assumed for a spinner that never slept.
-MIN_INTERVAL = 0.001
-
-# Commands that never change what a repeated call would answer.
-_READS = frozenset({"GET", "MGET", "EXISTS", "TTL", "PTTL", "TYPE", "STRLEN", "HGET",
-                    "HGETALL", "HMGET", "HEXISTS", "LRANGE", "LLEN", "LINDEX", "SMEMBERS",
-                    "SISMEMBER", "SCARD", "ZRANGE", "ZSCORE", "ZCARD", "XRANGE", "XLEN",
-                    "PING", "ECHO", "TIME", "DBSIZE", "KEYS", "SCAN"})  # fmt: skip
-
-
-class Stuck(HarnessError):
-    """No process can go on (a deadlock, a lock nobody can release): a finding of
-    the code under test, recorded as ``Wait`` events that did not end. Settle ends
-    unsettled with it as the reason; ``bounded-wait`` reports it as broken."""
-
-
-@dataclass(slots=True)
-class WaitState:
-    """What one process waits for, since when (virtual time), on whom."""
-
-    what: str
-    on: tuple[str, ...]
-    since: float
-    #: None for a spin: ready once anything changed since ``seen``
-    ready: Callable[[], bool] | None = None
-    deadline: float | None = None  # virtual time a timed wait gives up
-    bound: float | None = None
-    seen: int = 0
-    keys: tuple[str, ...] = ()
-    interval: float = 0.0
-
-
-class Pace:
-    """A process's waiting bookkeeping (one per process, reset per operation)."""
-
-    __slots__ = ("alone", "last", "repeats", "since", "sleep_len", "sleep_seen",
-                 "sleep_until", "slept", "spin", "wait")  # fmt: skip
-
-    def __init__(self) -> None:
-        self.reset()
-
-    def reset(self) -> None:
-        self.sleep_until: float | None = None  # parked in time.sleep until then
-        self.sleep_len = 0.0
-        self.slept = False  # slept since its last driver call
-        self.sleep_seen = -1  # the change count at its last sleep
-        self.last: tuple[Any, ...] = ()  # (target, command, args, result, changes after)
-        self.since = 0.0  # virtual time of the first of its repeated calls
-        self.repeats = 0
-        self.spin: WaitState | None = None
-        self.wait: WaitState | None = None
-        self.alone = 0
-
-
-def changes_state(step: Step, call: Call) -> bool:
-    """Could this step have changed what another call answers?"""
-    if step.error is not None:
-        return True  # effect unknown
-    if call.target != REDIS:
-        return call.writes
-    if call.batch or len(call.commands) != 1:
-        return True
-    args = call.commands[0]
-    name = str(args[0]).upper()
-    if name in _READS:
-        return False
-    upper = {str(a).upper() for a in args[3:]}
-    if name == "SET" and upper & {"NX", "XX"} and step.result == "None":
-        return False  # a conditional SET that did nothing (a lock someone holds)
-    return not (name in ("SETNX", "HSETNX") and step.result in ("0", "False"))
+from cacherace.engine.waiting import spin
+from cacherace.engine.waiting.state import MAX_SPINS_ALONE, WaitState
+from cacherace.errors import ClientCrashed
+from cacherace.model.history import Wait
 
 
 class Waiting:
-    """The engine's collaborator for waiting processes; see the module docstring."""
+    """The engine's collaborator for waiting processes; see the package docstring."""
 
     def __init__(self, engine: Any) -> None:
         self.engine = engine
@@ -143,9 +43,9 @@ class Waiting:
         pace = p.pace
         now = self.engine.clock.now
         if pace.slept and pace.sleep_seen == self.changes and pace.spin is None:
-            self._spinning(p, ("time", f"sleep {seconds:g}", (), ""), now)  # sleeps, no calls
+            spin.spinning(self, p, ("time", f"sleep {seconds:g}", (), ""), now)  # sleeps, no calls
         elif pace.spin is not None:
-            pace.spin.seen = self.changes
+            pace.spin.seen, pace.spin.at = self.changes, now
         pace.sleep_seen = self.changes
         pace.sleep_until = now + seconds
         pace.sleep_len = seconds
@@ -177,7 +77,7 @@ class Waiting:
                     raise ClientCrashed()
                 ok = ready()
                 if ok or (deadline is not None and self.engine.clock.now >= deadline):
-                    self._record(p, w, ended=True)
+                    self.record(p, w, ended=True)
                     return ok
         finally:
             p.pace.wait = None
@@ -207,58 +107,17 @@ class Waiting:
         what = f"`{call.command}` to find something to pop"
         return self.wait_until(p, ready, what, (), None if timeout == 0 else timeout)
 
-    # -- after each step (an observer) --------------------------------------------------
-    def after_step(self, p: Any, call: Call, index: int) -> None:
-        step = self.engine.history.events[index]
-        changed = changes_state(step, call)
-        pace = p.pace
-        signature = (call.target, call.command, step.args, step.result)
-        repeat = pace.last[:4] == signature and pace.last[4] == self.changes and not changed
-        if changed:
-            self.changed += 1
-            if call.target == REDIS:
-                for k in call.keys:
-                    self.writers[k] = p.name
-                if p.key is not None:
-                    self.written.setdefault(p.key, set()).update(call.keys)
-        if repeat:
-            pace.repeats += 1
-            if pace.spin is None and (pace.repeats >= 2 or pace.slept):
-                self._spinning(p, signature, pace.since, call.keys)
-            elif pace.spin is not None:
-                pace.spin.seen = self.changes
-        else:
-            if pace.spin is not None and pace.last[:4] != signature:
-                self._record(p, pace.spin, ended=True)  # it went on
-                pace.spin = None
-            pace.repeats = 0
-            pace.since = step.time
-        pace.last = (*signature, self.changes)
-        pace.slept = False
-
-    def _spinning(self, p: Any, signature: tuple[Any, ...], since: float,
-                  keys: tuple[str, ...] = ()) -> None:  # fmt: skip
-        on = tuple(dict.fromkeys(self.writers[k] for k in keys
-                                 if self.writers.get(k, p.name) != p.name))  # fmt: skip
-        deadlines = [d for k in keys if (d := self.engine.deadlines.get(k)) is not None]
-        interval = max(p.pace.sleep_len, MIN_INTERVAL)
-        bound = max(deadlines) - since + interval if deadlines else None
-        shown = signature[1]  # a Redis command line has its arguments; a statement not
-        if signature[0] != REDIS and signature[2]:
-            shown += f" [{', '.join(signature[2])}]"
-        what = f"`{shown}` to answer otherwise than {signature[3]!s}"
-        if signature[0] == "time":
-            what = "its sleeping loop to find something changed"
-        p.pace.spin = WaitState(what, on, since, None, None, bound, self.changes, keys, interval)
+    # -- after each step (an observer: :mod:`.spin`) ------------------------------------
+    after_step = spin.after_step
 
     def ended(self, p: Any) -> None:
         """``p``'s operation ended (or it crashed): a spin it was in is over."""
         pace = p.pace
         if pace.spin is not None and p.state is not State.CRASHED:
-            self._record(p, pace.spin, ended=True)
+            self.record(p, spin.over(pace.spin, self.engine.clock.now), ended=True)
         pace.reset()
 
-    def _record(self, p: Any, w: WaitState, *, ended: bool) -> None:
+    def record(self, p: Any, w: WaitState, *, ended: bool) -> None:
         self.engine.recorder.event(Wait, process=p.name, op=p.op, what=w.what, on=w.on,
                                    since=w.since, bound=w.bound, ended=ended)  # fmt: skip
 
@@ -288,13 +147,15 @@ class Waiting:
         timed_out = w is not None and w.deadline is not None and self.engine.clock.now >= w.deadline
         if w is not None and w.ready is not None and not timed_out and not w.ready():
             return False
-        return pace.spin is None or pace.spin.seen != self.changes
+        s = pace.spin
+        return s is None or s.seen != self.changes or s.at != self.engine.clock.now
 
     def can_step(self, p: Any) -> bool:
-        """Whether a ``step`` action does anything: a spinner's step runs (it is the
-        code's own next call), a wait's step does not until it can go on."""
-        w = p.pace.wait
-        return w is None or self.can_go(p)
+        """Whether a ``step`` action does anything: a wait's or a spinner's step does
+        not until it can go on (a spinner's next call would repeat one whose answer
+        nothing has changed since: the same step again, and a search that offered it
+        would never end)."""
+        return self.can_go(p)
 
     def others(self, p: Any) -> Any:
         """The next busy process other than ``p`` that can go on (round robin)."""
@@ -347,7 +208,7 @@ class Waiting:
             w = q.pace.wait or q.pace.spin or self._row_lock(q)
             if q.pace.spin is not None and q.pace.alone >= MAX_SPINS_ALONE:
                 w.what += f" (tried {MAX_SPINS_ALONE} more times alone: nothing changed)"
-            self._record(q, w, ended=False)
+            self.record(q, w, ended=False)
             whom = f" held by {', '.join(w.on)}" if w.on else ""
             parts.append(f"{q.name} waits for {w.what}{whom}")
         return "no process can go on: " + "; ".join(parts)
