@@ -12,7 +12,7 @@ from typing import Any
 
 import psycopg
 
-from cacherace.engine.aio import connections_for
+from cacherace.engine.aio import actors_of, connections_for
 from cacherace.engine.connections import Servers
 from cacherace.engine.drivers import aio, clock, intercept, ownership, threads
 from cacherace.engine.locks import LockWaits
@@ -58,10 +58,10 @@ class Engine:
         strategy_cls.create_schema(self.servers.admin_db, self.settings)
         self.processes: dict[str, Process] = {f"c{i}": Process(f"c{i}", self)
                                               for i in range(clients)}  # fmt: skip
-        for actor in strategy_cls.actors:
+        for actor in actors_of(strategy_cls, clients):  # with async background actors
             self.processes[actor] = Process(actor, self, actor=actor)
         self.clients = tuple(n for n, p in self.processes.items() if p.actor is None)
-        self.actors = tuple(strategy_cls.actors)
+        self.actors = tuple(n for n, p in self.processes.items() if p.actor is not None)
         self.recorder = Recorder(self.clock)
         self.connections = connections_for(self.servers, strategy_cls, self.settings, self.clock)
         self.locks = LockWaits(self.servers, self.processes)

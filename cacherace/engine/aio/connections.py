@@ -14,6 +14,7 @@ import redis.asyncio
 from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 
+from cacherace.engine.aio.background import Background, background_of, owner_of
 from cacherace.engine.aio.loop import ProcessLoop, on_loop
 from cacherace.engine.aio.refuse import Undrivable, is_async, refuse_undrivable
 from cacherace.engine.connections import Connections
@@ -43,14 +44,34 @@ class AioConnections(Connections):
         super().__init__(servers, strategy_cls, settings)
         self.clock = clock
 
+    # A background actor has its owner's loop, connections and strategy (one
+    # application process); its own strategy object runs the owner's leftovers.
+    def _share(self, bg: Process, owner: Process) -> None:
+        bg.loop, bg.redis, bg.db, bg.epochs = owner.loop, owner.redis, owner.db, owner.epochs
+        if not isinstance(bg.strategy, Background):
+            bg.strategy = Background(bg, owner)
+
+    def stale(self, p: Process) -> bool:
+        owner = owner_of(p)
+        if owner is None:
+            return super().stale(p)
+        self._share(p, owner)
+        return False
+
     def renew(self, p: Process) -> None:
+        owner = owner_of(p)
+        if owner is not None:
+            return self._share(p, owner)
         if p.loop is not None:
             p.loop.cancel_leftovers()
         super().renew(p)
 
     def abandon(self, p: Process) -> None:
+        bg = background_of(p)
+        if bg is not None:
+            self.abandon(bg)  # its loop must stop first
         super().abandon(p)
-        if p.loop is not None:
+        if p.loop is not None and owner_of(p) is None:
             p.loop.cancel_leftovers()
 
     def connect(self, p: Process) -> None:
@@ -114,6 +135,17 @@ class AioConnections(Connections):
         p.owned = keep
 
     def disconnect(self, p: Process) -> None:
+        owner = owner_of(p)
+        if owner is not None:  # the background dies with its process, and so does all
+            if p.worker is not None and not p.worker.dead:
+                unwind(p)
+            self.disconnect(owner)
+            super().abandon(owner)
+            p.redis = p.db = p.loop = None
+            return
+        bg = background_of(p)
+        if bg is not None and bg.worker is not None and not bg.worker.dead:
+            unwind(bg)  # the loop it runs on goes with the process
         if p.worker is not None and not p.worker.dead:
             unwind(p)  # its loop must stop before its connections close on it
         self.close_owned(p)

@@ -27,6 +27,7 @@ from typing import Any
 
 from greenlet import getcurrent
 
+from cacherace.engine.aio.background import after_operation, before_operation
 from cacherace.engine.drivers.clock import MONOTONIC_BASE
 from cacherace.engine.process import Process
 from cacherace.engine.runtime import State
@@ -64,6 +65,31 @@ class ProcessLoop(asyncio.SelectorEventLoop):  # type: ignore[misc, valid-type]
         #: the process that wait for it to end before taking their own step
         self.stepping: asyncio.Task[Any] | None = None
         self.idle: list[asyncio.Future[None]] = []
+        #: the operation's own coroutine ended: a task left behind that reaches a
+        #: driver call before the loop has stopped is held (its step is not the
+        #: operation's) until the loop's next run, by its next host
+        self.ended = False
+        self.held: list[asyncio.Future[None]] = []
+
+    async def operation(self, coro: Coroutine[Any, Any, Any]) -> Any:
+        """One operation's coroutine; once it ended, the tasks it spawned take no
+        step in this run (they would in the loop's last pass)."""
+        self.ended = False
+        held, self.held = self.held, []
+        for fut in held:
+            if not fut.done():
+                fut.set_result(None)
+        try:
+            done = await coro
+        finally:
+            self.ended = True
+        await self.turn()  # a step in flight (awaiting its reply) ends in this run
+        return done
+
+    async def hold(self) -> None:
+        fut = self.create_future()
+        self.held.append(fut)
+        await fut
 
     async def turn(self) -> None:
         """In a task of this process while another task's step is in flight: wait
@@ -91,6 +117,7 @@ class ProcessLoop(asyncio.SelectorEventLoop):  # type: ignore[misc, valid-type]
         if left:
             self.run_until_complete(asyncio.gather(*left, return_exceptions=True))
         self.step_ended()
+        self.held.clear()
 
     def time(self) -> float:
         return MONOTONIC_BASE + self._virtual.now
@@ -98,12 +125,20 @@ class ProcessLoop(asyncio.SelectorEventLoop):  # type: ignore[misc, valid-type]
 
 def drive(p: Process, coro: Coroutine[Any, Any, Any]) -> Any:
     """In ``p``'s worker: run one operation's coroutine to its end on ``p``'s loop.
-    Tasks it spawned and left running go on with the process's next operation."""
+    Tasks it spawned and left running are its background actor's
+    (:mod:`.background`)."""
     loop = p.loop
     if loop is None:
         coro.close()
         raise HarnessError(f"{p.name}: an async operation on a process built without a loop")
-    return loop.run_until_complete(coro)
+    try:
+        before_operation(p)
+    except BaseException:
+        coro.close()
+        raise
+    done = loop.run_until_complete(loop.operation(coro))
+    after_operation(p)
+    return done
 
 
 def on_loop(p: Process, coro: Coroutine[Any, Any, Any]) -> Any:

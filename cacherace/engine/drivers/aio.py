@@ -63,8 +63,12 @@ async def perform(p: Any, call: Call, run: Callable[[], Awaitable[Any]], conn: A
     loop = p.loop
     if loop is None or _get_running_loop() is not loop:
         refuse_foreign_loop(p, call)
-    if loop.stepping is not None:
-        await loop.turn()
+    while loop.ended or loop.stepping is not None:
+        if loop.ended:  # a task left behind by the operation that just ended
+            await loop.hold()
+            p = getcurrent().process  # the loop's next host: the background actor
+        else:
+            await loop.turn()
     stepper = p.engine.perform.__self__  # the engine's Stepper
     inject, answerable = stepper.begin(p, call)
     result: Any = None
