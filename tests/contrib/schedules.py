@@ -13,6 +13,7 @@ from typing import Any, NamedTuple
 
 DOGPILE = "cacherace.contrib.dogpile"
 FLASK = "cacherace.contrib.flask_caching"
+CASHEWS = "cacherace.contrib.cashews_cache"
 
 
 def start(p: str, f: str, key: str = "k1", value: str | None = None) -> dict[str, Any]:
@@ -110,6 +111,55 @@ FINDINGS: dict[str, Finding] = {
         " delete_memoized deletes, c0 stores the old value",
     ),
 }
+
+# cashews: the stale set of cache-aside. @cache: c0's call misses (GET) and reads
+# the row; c1's write commits and deletes; c0 stores the old value (SET ... PX).
+_CASHEWS_STALE = [start("c0", "read"), *step("c0", 2), start("c1", "write", value="k1.1"),
+                  finish("c1"), finish("c0")]  # fmt: skip
+# @cache(lock=True): the same, c0 holding the lock (SET NX PX, GET, SELECT)
+_CASHEWS_LOCKED_STALE = [start("c0", "read"), *step("c0", 3), start("c1", "write", value="k1.1"),
+                         finish("c1"), finish("c0")]  # fmt: skip
+# @cache.early: a hit older than early_ttl (100 s) takes the refresh lock and reads
+# the row; c1's write commits and deletes; the refresh stores the old value
+_CASHEWS_EARLY_STALE = [start("c0", "read"), finish("c0"), {"do": "advance", "seconds": 150.0},
+                        start("c0", "read"), *step("c0", 3), start("c1", "write", value="k1.1"),
+                        finish("c1"), finish("c0")]  # fmt: skip
+
+FINDINGS.update({
+    "cashews-cache--converges": Finding(
+        f"{CASHEWS}:CashewsCache", "converges", "concurrency", _CASHEWS_STALE,
+        "c0's call misses and reads the row, c1's write commits and deletes, c0 stores"
+        " the old value (aiocache #95's race, in cashews)",
+    ),
+    "cashews-cache--fresh-after-ack": Finding(
+        f"{CASHEWS}:CashewsCache", "fresh-after-ack", "concurrency",
+        [*_CASHEWS_STALE, start("c1", "read"), finish("c1")],
+        "the same stale set, then the writer reads its acknowledged write back as the old value",
+    ),
+    "cashews-locked--converges": Finding(
+        f"{CASHEWS}:CashewsLocked", "converges", "concurrency", _CASHEWS_LOCKED_STALE,
+        "c0 takes the key's lock, misses and reads the row; c1's write (which takes no"
+        " lock) commits and deletes; c0 stores the old value and unlocks",
+    ),
+    "cashews-locked--fresh-after-ack": Finding(
+        f"{CASHEWS}:CashewsLocked", "fresh-after-ack", "concurrency",
+        [*_CASHEWS_LOCKED_STALE, start("c1", "read"), finish("c1")],
+        "the same stale set under the lock, then the writer reads the old value back",
+    ),
+    "cashews-locked--single-flight": Finding(
+        f"{CASHEWS}:CashewsLocked", "single-flight", "time",
+        [start("c0", "read"), *step("c0", 3), {"do": "advance", "seconds": 301.0},
+         start("c1", "read"), finish("c1"), finish("c0")],
+        "c0 holds the lock and has read the row; it takes longer than the lock's TTL (the"
+        " cache's, 300 s); the lock expires, c1 takes it and reads the database too",
+    ),
+    "cashews-early--converges": Finding(
+        f"{CASHEWS}:CashewsEarly", "converges", "time", _CASHEWS_EARLY_STALE,
+        "150 s after the fill, c0's read is served the entry and refreshes it early: it"
+        " takes the refresh lock and reads the row; c1's write commits and deletes; the"
+        " refresh stores the old value for a whole TTL",
+    ),
+})  # fmt: skip
 
 
 def record(directory: Path) -> None:

@@ -26,6 +26,9 @@ RECIPES = [
     "cacherace.contrib.dogpile:DogpileSharedRegion",
     "cacherace.contrib.flask_caching:FlaskCachingMemoize",
     "cacherace.contrib.flask_caching:FlaskCachingDefault",
+    "cacherace.contrib.cashews_cache:CashewsCache",
+    "cacherace.contrib.cashews_cache:CashewsLocked",
+    "cacherace.contrib.cashews_cache:CashewsEarly",
 ]
 
 

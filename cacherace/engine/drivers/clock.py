@@ -31,6 +31,7 @@ The harness keeps the real functions: :data:`real_time`, :data:`real_monotonic`,
 
 from __future__ import annotations
 
+import copyreg
 import datetime as _dt
 import sys
 import time
@@ -161,6 +162,18 @@ class VirtualDatetime(real_datetime, metaclass=_DatetimeMeta):  # type: ignore[m
         return cls.now()
 
 
+# pickle finds a class by its module and name: with ``datetime.datetime`` replaced,
+# a real ``datetime`` would no longer be found (PicklingError: "not the same
+# object"), so both pickle as ``datetime.datetime``, which reads back as a real
+# one wherever cacherace is not installed and as ours where it is.
+VirtualDatetime.__module__ = "datetime"
+VirtualDatetime.__name__ = VirtualDatetime.__qualname__ = "datetime"
+
+
+def _reduce_datetime(d: Any) -> tuple[Any, ...]:
+    return (VirtualDatetime, d.__reduce_ex__(2)[1])
+
+
 def _rebind_datetime() -> None:
     """Point module-level ``datetime`` names that hold the real class at ours (what
     ``from datetime import datetime`` bound before we were installed)."""
@@ -189,4 +202,5 @@ def install() -> None:
     uuid.uuid1 = _virtual_uuid1
     uuid.uuid4 = _virtual_uuid4
     _dt.datetime = VirtualDatetime  # type: ignore[misc]
+    copyreg.pickle(real_datetime, _reduce_datetime)
     _rebind_datetime()
