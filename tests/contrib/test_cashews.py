@@ -47,8 +47,13 @@ def test_the_locked_waiter_spins_until_the_holder_unlocks(cacherace_backend: Bac
     lock_tries = [e for e in h.events if isinstance(e, Step) and e.process == "c1"
                   and e.command.startswith("SET lock:")]  # fmt: skip
     assert lock_tries == []  # c1 only wrote: writes take no lock
-    s = Engine(load_strategy(trace.strategy), cacherace_backend.redis(trace.persistence),
-               cacherace_backend.postgres(), clients=2, settings=trace.strategy_settings())
+    s = Engine(
+        load_strategy(trace.strategy),
+        cacherace_backend.redis(trace.persistence),
+        cacherace_backend.postgres(),
+        clients=2,
+        settings=trace.strategy_settings(),
+    )
     try:
         actions = [{"do": "start", "process": "c0", "f": "read", "key": "k1"},
                    {"do": "step", "process": "c0"},
