@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+from typing import Any
 
 from cacherace.servers import KINDS, Backend, open_backend
 
@@ -38,8 +39,13 @@ def add_image_arguments(parser: argparse.ArgumentParser) -> None:
 
 def backend_from_args(args: argparse.Namespace) -> Backend:
     """Open the backend the options ask for (raises BackendError)."""
-    return open_backend(
-        args.backend,
+    return open_backend(**backend_options(args))
+
+
+def backend_options(args: argparse.Namespace) -> dict[str, Any]:
+    """``open_backend``'s keywords from the options (what worker processes open)."""
+    return dict(
+        kind=args.backend,
         redis_url=args.redis_url,
         database_url=args.database_url,
         allow_destructive=args.allow_destructive
@@ -48,6 +54,20 @@ def backend_from_args(args: argparse.Namespace) -> Backend:
         redis_image=args.redis_image,
         postgres_image=args.postgres_image,
     )
+
+
+def jobs_count(text: str) -> int:
+    """``--jobs``: a whole number of worker processes, 1 or more."""
+    try:
+        jobs = int(text)
+    except ValueError:
+        jobs = 0
+    if jobs < 1:
+        raise argparse.ArgumentTypeError(
+            f"needs a whole number of worker processes, 1 or more (got {text!r}); "
+            "e.g. --jobs 2 on a 2-core machine"
+        )
+    return jobs
 
 
 def use_color(choice: str) -> bool:

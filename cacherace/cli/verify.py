@@ -19,7 +19,13 @@ import time
 from pathlib import Path
 from typing import Any
 
-from cacherace.cli.args import add_backend_arguments, backend_from_args, use_color
+from cacherace.cli.args import (
+    add_backend_arguments,
+    backend_from_args,
+    backend_options,
+    jobs_count,
+    use_color,
+)
 from cacherace.engine.engine import HarnessError
 from cacherace.explore.cell import Budget, CellResult
 from cacherace.explore.check import Undrivable, check_strategy, refuse_undrivable
@@ -60,6 +66,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         f"(default {DEFAULT_EXHAUSTIVE_SECONDS:g}; 0: no cap)")  # fmt: skip
     parser.add_argument("--preemptions", type=int, default=2, metavar="N",
                         help="preemption bound of the exhaustive search (default 2)")  # fmt: skip
+    parser.add_argument("--jobs", type=jobs_count, default=1, metavar="N",
+                        help="worker processes, each with its own servers (default 1)")  # fmt: skip
     parser.add_argument("--json", type=Path, default=None, metavar="PATH",
                         help="write the results as JSON")  # fmt: skip
     parser.add_argument("--html", type=Path, default=None, metavar="PATH",
@@ -109,7 +117,9 @@ def run(args: argparse.Namespace) -> int:
     results: list[CellResult] = []
     try:
         with backend:
-            for spec, cls in strategies:
+            if args.jobs > 1:
+                results = _verify_parallel(backend, strategies, tiers, budget, args)
+            for spec, cls in strategies if args.jobs == 1 else ():
                 claims = list(args.claim or cls.claims)
                 if not claims:
                     print(f"cacherace verify: {spec} declares no claims; pass --claim",
@@ -146,6 +156,30 @@ def _verify_strategy(
             print(f"    {result.claim}: {_cell_text(result)} ({result.seconds:.1f}s)",
                   file=sys.stderr)  # fmt: skip
     return out
+
+
+def _verify_parallel(
+    backend: Backend, strategies: list[tuple[str, type[Strategy]]], tiers: tuple[str, ...],
+    budget: Budget, args: argparse.Namespace,
+) -> list[CellResult]:  # fmt: skip
+    """``--jobs N``: see :mod:`cacherace.explore.parallel` for how the work is split."""
+    from cacherace.explore.parallel import verify_parallel
+
+    def done(spec: str, out: list[CellResult]) -> None:
+        if not args.quiet:
+            print(f"  {spec}:", file=sys.stderr)
+            for r in out:
+                print(f"    {r.claim}: {_cell_text(r)} ({r.seconds:.1f}s)", file=sys.stderr)
+
+    pairs = [(spec, list(args.claim or cls.claims)) for spec, cls in strategies]
+    for spec, claims in pairs:
+        if not claims:
+            print(f"cacherace verify: {spec} declares no claims; pass --claim", file=sys.stderr)
+    return verify_parallel(
+        backend, backend_options(args), [p for p in pairs if p[1]], jobs=args.jobs,
+        budget=budget, clients=args.clients, keys=args.keys, tiers=tiers,
+        trace_dir=str(args.trace_dir), on_done=done,
+    )  # fmt: skip
 
 
 def _cell_text(r: CellResult) -> str:

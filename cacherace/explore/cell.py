@@ -11,7 +11,7 @@ with why. Shared by ``cacherace verify``, the pytest helper and the benchmark.
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -45,6 +45,8 @@ class Budget:
     scope: Scope = field(default_factory=Scope)
     #: cap on one tier's systematic search of one strategy (None: to completion)
     exhaustive_seconds: float | None = None
+    #: makes a tier's systematic search (``parallel.PooledSearch`` spreads it over workers)
+    search: Callable[..., Search] = Search
 
 
 @dataclass
@@ -217,7 +219,7 @@ class _Cell:
         b = self.budget
         cap = b.exhaustive_seconds
         deadline = None if cap is None else time.perf_counter() + cap
-        found: Found = Search(self.s, [self.claims[n] for n in self.active], tier, b.scope,
+        found: Found = b.search(self.s, [self.claims[n] for n in self.active], tier, b.scope,
                               deadline=deadline).run()  # fmt: skip
         self.reached_driver |= found.reached_driver
         if found.complete:
