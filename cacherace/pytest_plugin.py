@@ -11,7 +11,7 @@ import contextlib
 import signal
 from collections.abc import Iterator, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 import hypothesis
 import pytest
@@ -146,7 +146,7 @@ class _Checker:
         faults and the servers are given by URL). Returns the cells otherwise."""
         # Imported here: the scheduler patches the drivers, which only checking needs.
         from cacherace.explore.cell import Budget
-        from cacherace.explore.check import ClaimsBroken, check_strategy
+        from cacherace.explore.check import check_strategy
 
         budget = Budget(
             # per tier and exploration: the loaded Hypothesis profile's budget
@@ -156,17 +156,25 @@ class _Checker:
         results = check_strategy(
             self.backend, strategy, claims, budget=budget, trace_dir=self.trace_dir, **options
         )
-        broken = [r for r in results if r.verdict == "broken"]
-        failed = [r for r in results if r.harness_error]
-        if broken or failed:
-            # A harness failure is never a pass or a skip: the strategy was not checked.
-            errors = [f"{r.claim}: the harness failed: {r.harness_error}" for r in failed]
-            pytest.fail("\n\n".join([str(ClaimsBroken(broken)), *errors]) if broken
-                        else "\n\n".join(errors), pytrace=False)  # fmt: skip
-        unknown = [r for r in results if r.verdict == "unknown"]
-        if unknown:
-            pytest.skip("; ".join(f"{r.claim}: unknown: {r.reason}" for r in unknown))
-        return results
+        return _judge(results)
+
+
+def _judge(results: list[CellResult]) -> list[CellResult]:
+    """Fail on a broken claim (with its diagram and replay command) and on a harness
+    failure (never a pass or a skip: the strategy was not checked); skip, saying
+    why, on a claim that cannot be decided here; else return the cells."""
+    from cacherace.explore.check import ClaimsBroken
+
+    broken = [r for r in results if r.verdict == "broken"]
+    failed = [r for r in results if r.harness_error]
+    if broken or failed:
+        errors = [f"{r.claim}: the harness failed: {r.harness_error}" for r in failed]
+        pytest.fail("\n\n".join([str(ClaimsBroken(broken)), *errors]) if broken
+                    else "\n\n".join(errors), pytrace=False)  # fmt: skip
+    unknown = [r for r in results if r.verdict == "unknown"]
+    if unknown:
+        pytest.skip("; ".join(f"{r.claim}: unknown: {r.reason}" for r in unknown))
+    return results
 
 
 @pytest.fixture
@@ -181,6 +189,72 @@ def cacherace_check(cacherace_backend: Backend, request: pytest.FixtureRequest) 
     ``cacherace replay`` command that re-runs it.
     """
     return _Checker(cacherace_backend, Path(request.config.rootpath) / DEFAULT_DIR)
+
+
+# --- cells as test items (spread with pytest-xdist) -------------------------------
+class Cell(NamedTuple):
+    """One (strategy, claim) cell: a strategy spec and a claim it is checked for."""
+
+    strategy: str
+    claim: str
+
+
+def cacherace_cells(strategies: Sequence[str] | None = None,
+                    claims: Sequence[str] | None = None) -> list[Any]:  # fmt: skip
+    """One ``pytest.param`` per cell, to parametrize a test so that each cell is its
+    own item (and pytest-xdist spreads them over workers, or machines)::
+
+        @pytest.mark.parametrize("cell", cacherace_cells(["myapp/cache.py:MyCache"]))
+        def test_cell(cacherace_verify, cell):
+            cacherace_verify(cell)
+
+    ``strategies``: catalog names, ``module:Class`` or ``path.py:Class`` (default:
+    the catalog); ``claims``: default, each strategy's declared claims.
+    """
+    from cacherace.strategies.registry import CATALOG, load_strategy_spec
+
+    out = []
+    for spec in strategies if strategies is not None else list(CATALOG):
+        for claim in claims if claims is not None else load_strategy_spec(spec).claims:
+            out.append(pytest.param(Cell(spec, claim), id=f"{spec}--{claim}"))
+    return out
+
+
+class _Verifier:
+    """What ``cacherace_verify`` gives a test: call it with a :class:`Cell`."""
+
+    def __init__(self, backend: Backend, trace_dir: Path) -> None:
+        self.backend = backend
+        self.trace_dir = trace_dir
+
+    def __call__(self, cell: Cell | tuple[str, str], *, max_examples: int | None = None,
+                 seed: int = 0, mode: str = "both", scope: Any = None,
+                 exhaustive_seconds: float | None = None, **options: Any,
+                 ) -> CellResult:  # fmt: skip
+        """Explore one cell as ``cacherace verify`` does (each tier exhaustively within
+        ``scope``, default verify's, to completion unless ``exhaustive_seconds`` caps
+        it; then ``max_examples`` random examples, default the Hypothesis profile's).
+        Fails when the claim breaks, with the report; fails on a harness error;
+        skips only when the claim cannot be decided here, saying why."""
+        from cacherace.explore.cell import Budget
+        from cacherace.explore.check import check_strategy
+        from cacherace.explore.scope import Scope
+
+        strategy, claim = cell
+        budget = Budget(
+            max_examples=max_examples or hypothesis.settings().max_examples, seed=seed,
+            mode=mode, scope=scope or Scope(), exhaustive_seconds=exhaustive_seconds,
+        )  # fmt: skip
+        results = check_strategy(self.backend, strategy, [claim], budget=budget,
+                                 trace_dir=self.trace_dir, **options)  # fmt: skip
+        return _judge(results)[0]
+
+
+@pytest.fixture
+def cacherace_verify(cacherace_backend: Backend, request: pytest.FixtureRequest) -> _Verifier:
+    """Check one (strategy, claim) cell from :func:`cacherace_cells` on this
+    session's (this xdist worker's) servers; traces go under ``cacherace-traces/``."""
+    return _Verifier(cacherace_backend, Path(request.config.rootpath) / DEFAULT_DIR)
 
 
 # --- traces as regression tests --------------------------------------------------

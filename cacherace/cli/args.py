@@ -57,15 +57,15 @@ def backend_options(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def jobs_count(text: str) -> int:
-    """``--jobs``: a whole number of worker processes, 1 or more."""
+    """``--jobs``: a whole number of worker processes, 1 or more (else ValueError)."""
     try:
         jobs = int(text)
     except ValueError:
         jobs = 0
     if jobs < 1:
-        raise argparse.ArgumentTypeError(
-            f"needs a whole number of worker processes, 1 or more (got {text!r}); "
-            "e.g. --jobs 2 on a 2-core machine"
+        raise ValueError(
+            f"--jobs needs a whole number of worker processes, 1 or more, got {text!r} "
+            "(e.g. --jobs 2 on a 2-core machine)"
         )
     return jobs
 

@@ -66,7 +66,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         f"(default {DEFAULT_EXHAUSTIVE_SECONDS:g}; 0: no cap)")  # fmt: skip
     parser.add_argument("--preemptions", type=int, default=2, metavar="N",
                         help="preemption bound of the exhaustive search (default 2)")  # fmt: skip
-    parser.add_argument("--jobs", type=jobs_count, default=1, metavar="N",
+    parser.add_argument("--jobs", default="1", metavar="N",
                         help="worker processes, each with its own servers (default 1)")  # fmt: skip
     parser.add_argument("--json", type=Path, default=None, metavar="PATH",
                         help="write the results as JSON")  # fmt: skip
@@ -89,6 +89,10 @@ def _fail(message: str) -> int:
 def run(args: argparse.Namespace) -> int:
     if args.exhaustive_seconds < 0 or args.preemptions < 0:
         return _fail("--exhaustive-seconds and --preemptions must be 0 or more")
+    try:
+        args.jobs = jobs_count(args.jobs)
+    except ValueError as exc:
+        return _fail(str(exc))
     for option in ("max_examples", "clients", "keys"):
         if getattr(args, option) < 1:
             flag = "--" + option.replace("_", "-")

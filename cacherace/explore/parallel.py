@@ -47,6 +47,7 @@ from cacherace.explore.machine import ClaimBroken, broken_type
 from cacherace.explore.scope import Scope, workloads
 from cacherace.explore.systematic import Found, Search
 from cacherace.properties import Claim, get_claim
+from cacherace.servers.reaper import sweep_dirs
 from cacherace.strategies import Settings
 from cacherace.strategies.registry import load_strategy_spec
 
@@ -239,11 +240,15 @@ class Pool:
         generation = self._generation
         todo = deque(enumerate(tasks))
         while True:
-            for h in self.live:
+            for h in list(self.live):
                 if h.busy is None and todo:
                     i, task = todo.popleft()
-                    h.conn.send(((generation, i), task))
                     h.busy, h.task = (generation, i), task
+                    try:
+                        h.conn.send(((generation, i), task))
+                    except OSError:  # it died while idle: the task goes to another
+                        todo.appendleft((i, task))
+                        self._receive(h)
             busy = [h for h in self.live if h.busy is not None]
             if not busy:
                 for i, _ in todo:  # every worker died
@@ -266,6 +271,7 @@ class Pool:
             h.process.join(STOP_SECONDS)
             code = h.process.exitcode
             how = f"signal {-code}" if code is not None and code < 0 else f"exit code {code}"
+            sweep_dirs()  # its servers died with it (PDEATHSIG); their directories did not
             what = getattr(h.task, "spec", "?")
             return h.busy, "died", f"worker process {h.process.pid} died ({how}) exploring {what}"
 
