@@ -74,15 +74,16 @@ def test_bad_jobs_values_exit_2_with_one_line(value: str) -> None:
 
 
 def test_harness_error_in_a_worker_exits_2(request: pytest.FixtureRequest, tmp_path: Path) -> None:
-    r = run_cli(
+    r = run_cli_process(
         "verify", "--strategy", f"{HERE}:BrokenThenBoom", "--tier", "concurrency",
         "--max-examples", "5", "--quiet", "--trace-dir", str(tmp_path), "--jobs", "2",
         "--mode", "exhaustive", *backend_args(request.config),
     )  # fmt: skip
-    assert r.code == 2, r.out + r.err
-    assert "BROKEN" in r.out and "ERROR" in r.out  # the break is kept, the error shown
-    assert "Boom (the write blew up)" in r.out  # the worker's error, with its schedule
-    assert "(schedule: start c0)" in r.out
+    shown = r.out + r.err
+    assert r.code == 2, shown
+    assert "BROKEN" in r.out and "ERROR" in r.out, shown  # the break kept, the error shown
+    assert "Boom (the write blew up)" in r.out, shown  # the worker's error, with its schedule
+    assert "(schedule: start c0)" in r.out, shown
 
 
 # -- no leaks ---------------------------------------------------------------------
