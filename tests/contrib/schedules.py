@@ -14,6 +14,7 @@ from typing import Any, NamedTuple
 DOGPILE = "cacherace.contrib.dogpile"
 FLASK = "cacherace.contrib.flask_caching"
 CASHEWS = "cacherace.contrib.cashews_cache"
+CACHEOPS = "cacherace.contrib.django_cacheops"
 
 
 def start(p: str, f: str, key: str = "k1", value: str | None = None) -> dict[str, Any]:
@@ -35,12 +36,21 @@ class Finding(NamedTuple):
     tier: str
     actions: list[dict[str, Any]]
     words: str
+    initial: dict[str, str] | None = None  # None: every key's row present (k1 = k1.0)
 
 
 # dogpile: c0's get_or_create holds the lock and has read the row (GET, SET NX,
 # GET again, SELECT); c1's write commits and deletes; c0 stores what it read.
 _STALE_SET = [start("c0", "read"), *step("c0", 4), start("c1", "write", value="k1.1"),
               finish("c1"), finish("c0")]  # fmt: skip
+
+# cacheops: c0's get misses and SELECTs; c1's write runs to its end; c0 caches.
+_CACHEOPS_STALE_SET = [start("c0", "read"), *step("c0", 2),
+                       start("c1", "write", value="k1.1"), finish("c1"), finish("c0")]  # fmt: skip
+# c0's read caches k1.0; c1's write commits (4 SQL steps) and dies before invalidating.
+_CACHEOPS_CRASH_AFTER_COMMIT = [start("c0", "read"), finish("c0"),
+                                start("c1", "write", value="k1.1"), *step("c1", 4),
+                                {"do": "client-crash", "process": "c1"}]  # fmt: skip
 
 FINDINGS: dict[str, Finding] = {
     "dogpile-locked--converges": Finding(
@@ -110,6 +120,96 @@ FINDINGS: dict[str, Finding] = {
         "the stale set of cache-aside: c0 reads the row, c1's write commits and"
         " delete_memoized deletes, c0 stores the old value",
     ),
+    # cacheops: a read is GET (miss), SELECT, then a script that SETEXes the rows; a
+    # write (update_or_create) is SELECT FOR UPDATE, SELECT, UPDATE, COMMIT, then
+    # one invalidation script for the old row and one for the new.
+    "cacheops-get--converges": Finding(
+        f"{CACHEOPS}:CacheopsGet",
+        "converges",
+        "concurrency",
+        _CACHEOPS_STALE_SET,
+        "the stale set: c0's get misses and SELECTs the row; c1's update_or_create"
+        " commits and invalidates (nothing cached yet); c0's script caches the old row",
+    ),
+    "cacheops-get--fresh-after-ack": Finding(
+        f"{CACHEOPS}:CacheopsGet",
+        "fresh-after-ack",
+        "concurrency",
+        [*_CACHEOPS_STALE_SET, start("c1", "read"), finish("c1")],
+        "the same stale set, then the writer's own read after its acknowledged write"
+        " gets the old row from the cache",
+    ),
+    "cacheops-get--fresh-after-ack--478": Finding(
+        f"{CACHEOPS}:CacheopsGet",
+        "fresh-after-ack",
+        "concurrency",
+        [*_CACHEOPS_STALE_SET, start("c1", "read"), finish("c1")],
+        "cacheops #478, with no row at the start: c0's get finds nothing; c1's"
+        " update_or_create inserts the row, its invalidation finds nothing to delete;"
+        " c0 caches the empty result, and c1's read of its own write gets DoesNotExist",
+        initial={},
+    ),
+    "cacheops-get--converges--crash": Finding(
+        f"{CACHEOPS}:CacheopsGet",
+        "converges",
+        "faults",
+        _CACHEOPS_CRASH_AFTER_COMMIT,
+        "the invalidation is not part of the transaction: c0 caches the row, c1's"
+        " write commits and crashes before its invalidation script: the old row stays"
+        " cached for the timeout",
+    ),
+    "cacheops-locked--converges": Finding(
+        f"{CACHEOPS}:CacheopsLocked",
+        "converges",
+        "concurrency",
+        [
+            start("c0", "read"),
+            *step("c0", 3),
+            start("c1", "write", value="k1.1"),
+            finish("c1"),
+            finish("c0"),
+        ],
+        "the stale set with the lock: c0's get misses, takes the LOCK and SELECTs; c1's"
+        " write commits and invalidates (the LOCK is in no conj set); c0 caches the old row",
+    ),
+    "cacheops-locked--fresh-after-ack": Finding(
+        f"{CACHEOPS}:CacheopsLocked",
+        "fresh-after-ack",
+        "concurrency",
+        [
+            start("c0", "read"),
+            *step("c0", 3),
+            start("c1", "write", value="k1.1"),
+            finish("c1"),
+            finish("c0"),
+            start("c1", "read"),
+            finish("c1"),
+        ],
+        "the same stale set, then the writer reads the old row back",
+    ),
+    "cacheops-locked--single-flight": Finding(
+        f"{CACHEOPS}:CacheopsLocked",
+        "single-flight",
+        "time",
+        [
+            start("c0", "read"),
+            *step("c0", 3),
+            {"do": "advance", "seconds": 61.0},
+            start("c1", "read"),
+            finish("c1"),
+            finish("c0"),
+        ],
+        "the filler has held the LOCK (60 s, cacheops' LOCK_TIMEOUT) for 61 s after its"
+        " SELECT; the LOCK expires, c1 takes it and SELECTs too",
+    ),
+    "cacheops-keep-fresh--converges--crash": Finding(
+        f"{CACHEOPS}:CacheopsKeepFresh",
+        "converges",
+        "faults",
+        _CACHEOPS_CRASH_AFTER_COMMIT,
+        "keep_fresh guards the fill, not the write: c0 caches the row, c1's write"
+        " commits and crashes before its invalidation script",
+    ),
 }
 
 # cashews: the stale set of cache-aside. @cache: c0's call misses (GET) and reads
@@ -162,10 +262,14 @@ FINDINGS.update({
 })  # fmt: skip
 
 
-def record(directory: Path) -> None:
-    """Record every finding's trace into ``directory`` (real servers)."""
+def record(directory: Path, names: list[str] | None = None) -> None:
+    """Record every finding's trace (or those ``names``) into ``directory`` (real servers)."""
+    from dataclasses import replace
+
     from cacherace.engine.engine import Scheduler
+    from cacherace.explore.apply import run
     from cacherace.explore.replay import record_trace
+    from cacherace.properties import check
     from cacherace.report.trace import save
     from cacherace.servers import open_backend
     from cacherace.strategies.registry import load_strategy
@@ -173,10 +277,15 @@ def record(directory: Path) -> None:
     backend = open_backend("auto")
     try:
         for name, f in FINDINGS.items():
+            if names and name not in names:
+                continue
             cls = load_strategy(f.strategy)
             s = Scheduler(cls, backend.redis(cls.persistence), backend.postgres(), clients=2)
             try:
                 trace = record_trace(s, f.strategy, f.claim, f.actions, tier=f.tier)
+                if f.initial is not None:  # the same run from another initial database
+                    history = run(s, f.actions, f.initial)
+                    trace = replace(trace, history=history, verdict=check(f.claim, history))
             finally:
                 s.close()
             assert trace.verdict.broken, (name, trace.verdict)
@@ -188,4 +297,4 @@ def record(directory: Path) -> None:
 
 
 if __name__ == "__main__":
-    record(Path(sys.argv[1]))
+    record(Path(sys.argv[1]), sys.argv[2:])

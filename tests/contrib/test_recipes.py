@@ -29,6 +29,9 @@ RECIPES = [
     "cacherace.contrib.cashews_cache:CashewsCache",
     "cacherace.contrib.cashews_cache:CashewsLocked",
     "cacherace.contrib.cashews_cache:CashewsEarly",
+    "cacherace.contrib.django_cacheops:CacheopsGet",
+    "cacherace.contrib.django_cacheops:CacheopsLocked",
+    "cacherace.contrib.django_cacheops:CacheopsKeepFresh",
 ]
 
 
@@ -55,6 +58,11 @@ def test_claims_are_declared_where_the_library_promises_them() -> None:
     assert {"single-flight", "bounded-wait"} <= set(locked.claims)
     unlocked = load_strategy("cacherace.contrib.dogpile:DogpileUnlocked")
     assert "single-flight" not in unlocked.claims  # one region per process: no election
+    cacheops_locked = load_strategy("cacherace.contrib.django_cacheops:CacheopsLocked")
+    assert {"single-flight", "bounded-wait"} <= set(cacheops_locked.claims)  # lock=True
+    assert (
+        "single-flight" not in load_strategy("cacherace.contrib.django_cacheops:CacheopsGet").claims
+    )
     for spec in RECIPES:  # none decodes the library's format: the end state is probed
         assert "peek_cache" not in vars(load_strategy(spec))
 

@@ -214,14 +214,16 @@ def step_result(target: str, result: Any) -> tuple[str, tuple[tuple[Any, ...], .
         if res is None or not (res.nfields or res.status in _ROWS):
             return text(result.statusmessage or ""), None
         rows = result.fetchall()
-        result.scroll(0, mode="absolute")  # leave the rows for the caller to fetch
+        if rows:  # (scrolling an empty result raises IndexError)
+            result.scroll(0, mode="absolute")  # leave the rows for the caller to fetch
         return text(result.statusmessage or ""), tuple(tuple(map(_cell, r)) for r in rows)
     if isinstance(result, psycopg.AsyncCursor):  # the same, for async code
         res = result.pgresult
         if res is None or not (res.nfields or res.status in _ROWS):
             return text(result.statusmessage or ""), None
         rows = at_once(result.fetchall())
-        at_once(result.scroll(0, mode="absolute"))
+        if rows:
+            at_once(result.scroll(0, mode="absolute"))
         return text(result.statusmessage or ""), tuple(tuple(map(_cell, r)) for r in rows)
     return "", None
 

@@ -21,9 +21,11 @@ ordinary ``datetime`` objects), and so is every module-level ``datetime`` name
 that a module already imported holds. ``isinstance`` keeps working both ways.
 
 Random identifiers are part of the same story: redis-py's lock token is a
-``uuid1()``, Flask-Caching's memoize version a ``uuid4()``. In a scheduled process
-both come from a counter the engine resets with each run, so a schedule replays
-the same history, command texts included.
+``uuid1()``, Flask-Caching's memoize version a ``uuid4()``, cacheops' ``keep_fresh``
+key a ``random.random()``. In a scheduled process all three come from a counter the
+engine resets with each run, so a schedule replays the same history, command texts
+included. (``random.random`` is the module's function; code that bound it with
+``from random import random`` before installation keeps the real one.)
 
 The harness keeps the real functions: :data:`real_time`, :data:`real_monotonic`,
 :data:`real_perf_counter`, :data:`real_sleep`.
@@ -33,6 +35,7 @@ from __future__ import annotations
 
 import copyreg
 import datetime as _dt
+import random
 import sys
 import time
 import uuid
@@ -58,6 +61,7 @@ real_sleep = time.sleep
 real_datetime = _dt.datetime
 real_uuid1 = uuid.uuid1
 real_uuid4 = uuid.uuid4
+real_random = random.random
 
 _installed = False
 
@@ -128,6 +132,15 @@ def _virtual_uuid1(node: int | None = None, clock_seq: int | None = None) -> uui
 def _virtual_uuid4() -> uuid.UUID:
     p = scheduled()
     return real_uuid4() if p is None else _next_uuid(p, 4)
+
+
+def _virtual_random() -> float:
+    p = scheduled()
+    if p is None:
+        return real_random()
+    engine = p.engine
+    engine.uuids += 1
+    return (engine.uuids * 0.6180339887498949) % 1.0  # golden-ratio steps: spread, in [0, 1)
 
 
 class _DatetimeMeta(type):
@@ -201,6 +214,7 @@ def install() -> None:
     time.sleep = _virtual_sleep
     uuid.uuid1 = _virtual_uuid1
     uuid.uuid4 = _virtual_uuid4
+    random.random = _virtual_random
     _dt.datetime = VirtualDatetime  # type: ignore[misc]
     copyreg.pickle(real_datetime, _reduce_datetime)
     _rebind_datetime()

@@ -22,24 +22,24 @@ import psycopg
 import redis
 from greenlet import getcurrent
 
-_building: list[Any] = []  # processes whose strategy object is being built
+building: list[Any] = []  # processes whose strategy object is being built
 _installed = False
 
 
 @contextlib.contextmanager
 def owning(p: Any) -> Iterator[None]:
     """Connections opened in this block belong to ``p`` (building its strategy)."""
-    _building.append(p)
+    building.append(p)
     try:
         yield
     finally:
-        _building.pop()
+        building.pop()
 
 
 def _owner() -> Any:
     p = getattr(getcurrent(), "process", None)
-    if p is None and _building:
-        p = _building[-1]
+    if p is None and building:
+        p = building[-1]
     return p
 
 
@@ -102,3 +102,5 @@ def install() -> None:
         return conn
 
     psycopg.Connection.connect = classmethod(connect)  # type: ignore[method-assign, assignment]
+    # ``psycopg.connect`` is the original bound at import (Django calls it).
+    psycopg.connect = psycopg.Connection.connect  # type: ignore[assignment]

@@ -14,8 +14,15 @@ installed:
   the scheduler reports as one.
 - ``Condition.wait`` (and so ``Event.wait``) in a scheduled process waits the same
   way for its ``notify``.
+- ``threading.get_ident()`` gives each process an identifier of its own, the same
+  in every run.
 - ``threading.local()`` keeps one namespace per process (a new one after the
-  process crashed and restarted), and per real thread outside processes.
+  process crashed and restarted, or its strategy object was rebuilt), and per real
+  thread outside processes. Building a process's strategy object counts as that
+  process (as :mod:`ownership` counts it), so a library that opens a connection
+  in its constructor keeps it in that process's namespace. A subclass's
+  ``__init__`` runs again for each new namespace, as with the real
+  ``threading.local`` (cacheops' transaction state relies on that).
 
 Only objects built after installation are cooperative: a library that made its
 lock at import time keeps a real one (dogpile.cache and redis-py make theirs when
@@ -27,13 +34,16 @@ from __future__ import annotations
 import _thread
 import contextlib
 import threading
+import zlib
 from typing import Any
 
 from greenlet import getcurrent
 
+from cacherace.engine.drivers import ownership
 from cacherace.engine.runtime import IN_STEP
 
 _real_allocate = _thread.allocate_lock
+_real_get_ident = _thread.get_ident
 _real_local = threading.local
 real_condition_wait = threading.Condition.wait
 _installed = False
@@ -117,7 +127,7 @@ class CooperativeRLock:
     @staticmethod
     def _me() -> Any:
         p = _process()
-        return p if p is not None else _thread.get_ident()
+        return p if p is not None else _real_get_ident()
 
     def acquire(self, blocking: bool = True, timeout: float = -1) -> bool:
         me = self._me()
@@ -194,30 +204,58 @@ def _condition_wait(self: threading.Condition, timeout: float | None = None) -> 
                 self._waiters.remove(waiter)  # type: ignore[attr-defined]
 
 
+def _local_owner() -> Any:
+    """Whose thread-locals this code sees: the running process, else the process
+    whose strategy object is being built, else None (a real thread's)."""
+    p = _process()
+    if p is None and ownership.building:
+        p = ownership.building[-1]
+    return p
+
+
 class ProcessLocal:
     """``threading.local``: one namespace per scheduled process incarnation, and per
     real thread for everything else."""
 
     __slots__ = ("__weakref__", "_cr_init", "_cr_spaces", "_cr_thread")
 
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        if (args or kwargs) and type(self).__init__ is ProcessLocal.__init__:
+    # Set up in __new__, as the real one is: a subclass's __init__ need not call ours.
+    def __new__(cls, *args: Any, **kwargs: Any) -> ProcessLocal:
+        if (args or kwargs) and cls.__init__ is ProcessLocal.__init__:
             raise TypeError("Initialization arguments are not supported")
+        self = object.__new__(cls)
         object.__setattr__(self, "_cr_spaces", {})
         object.__setattr__(self, "_cr_thread", _real_local())
         object.__setattr__(self, "_cr_init", (args, kwargs))
+        ProcessLocal._cr_space(self, fresh=False)  # the constructor's __init__ fills it
+        return self
 
-    def _cr_space(self) -> Any:
-        p = _process()
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        pass
+
+    def _cr_space(self, fresh: bool = True) -> Any:
+        p = _local_owner()
         if p is None:
-            return object.__getattribute__(self, "_cr_thread").__dict__
-        spaces: dict[Any, dict[str, Any]] = object.__getattribute__(self, "_cr_spaces")
-        owner = (p.name, p.incarnation)
-        space = spaces.get(owner)
-        if space is None:
-            for stale in [k for k in spaces if k[0] == p.name]:
-                del spaces[stale]  # that process died: its locals died with it
-            space = spaces[owner] = {}
+            here = object.__getattribute__(self, "_cr_thread")
+            space = getattr(here, "space", None)
+            if space is not None:
+                return space
+            space = here.space = {}
+        else:
+            spaces: dict[tuple[int, str], tuple[Any, dict[str, Any]]] = object.__getattribute__(
+                self, "_cr_spaces"
+            )
+            # One context per incarnation (a fresh one each time the process's strategy
+            # is built): another engine's process of the same name never shares it.
+            held = spaces.get((id(p.engine), p.name))
+            if held is not None and held[0] is p.context:
+                return held[1]
+            space = {}  # that incarnation died: its locals died with it
+            spaces[(id(p.engine), p.name)] = (p.context, space)
+        init = type(self).__init__
+        if fresh and init is not ProcessLocal.__init__:  # as threading.local does per thread
+            args, kwargs = object.__getattribute__(self, "_cr_init")
+            init(self, *args, **kwargs)
         return space
 
     def __getattribute__(self, name: str) -> Any:
@@ -241,6 +279,20 @@ class ProcessLocal:
             raise AttributeError(name) from None
 
 
+def _get_ident() -> int:
+    """``threading.get_ident()``: each process is a thread of its own, with an
+    identifier that is the same in every run (Django names its savepoints by it, and
+    checks a connection is used by the thread, here the process, that opened it)."""
+    p = _local_owner()
+    if p is None:
+        return _real_get_ident()
+    return 0x7C000000 + zlib.crc32(p.name.encode())
+
+
+def installed() -> bool:
+    return _installed
+
+
 def install() -> None:
     """Make new locks, conditions and thread-locals cooperative (idempotent)."""
     global _installed
@@ -251,3 +303,4 @@ def install() -> None:
     threading.RLock = CooperativeRLock  # type: ignore[misc, assignment]
     threading.Condition.wait = _condition_wait  # type: ignore[method-assign]
     threading.local = ProcessLocal  # type: ignore[misc, assignment]
+    _thread.get_ident = threading.get_ident = _get_ident

@@ -15,6 +15,14 @@ from cacherace.errors import ClientCrashed
 from cacherace.model.history import Wait
 
 
+def _first_timeout(processes: Any) -> float:
+    """The earliest timed wait's timeout. Discrete-event order: a sleeper that wakes
+    later does not go first (its step would jump time past that timeout)."""
+    ends = [q.pace.wait.deadline for q in processes if q.worker is not None
+            and q.pace.wait is not None and q.pace.wait.deadline is not None]  # fmt: skip
+    return min(ends, default=float("inf"))
+
+
 class Waiting:
     """The engine's collaborator for waiting processes; see the package docstring."""
 
@@ -160,9 +168,10 @@ class Waiting:
     def others(self, p: Any) -> Any:
         """The next busy process other than ``p`` that can go on (round robin)."""
         procs = [q for q in self.engine.processes.values() if q is not p]
+        due = _first_timeout(self.engine.processes.values())
         for i in range(len(procs)):
             q = procs[(self.turn + i) % len(procs)]
-            if q.worker is not None and self.can_go(q):
+            if q.worker is not None and self.can_go(q) and (q.pace.sleep_until or 0) <= due:
                 self.turn = (self.turn + i + 1) % len(procs)
                 return q
         return None
