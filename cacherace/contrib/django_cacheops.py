@@ -34,8 +34,10 @@ whose initial database lacks the row (``tests/contrib/schedules.py``).
 
 from __future__ import annotations
 
+import re
 import sys
 import threading
+from pathlib import Path
 from typing import Any, ClassVar
 
 import redis as redis_py
@@ -79,12 +81,31 @@ django_settings.configure(
 )
 django.setup()
 
+import cacheops.getset  # noqa: E402
 from cacheops import cached_as  # noqa: E402
 from cacheops.conf import prepare_profiles  # noqa: E402
 from cacheops.redis import is_redis_7  # noqa: E402
 from django.db import connections, models  # noqa: E402
 
 _pools = threading.local()  # per client (made after threads.install)
+
+
+def _lua(name: str) -> str:
+    """A script of cacheops' as it runs on Redis 7+ (``cacheops.redis.load_script``)."""
+    code = (Path(cacheops.__file__).parent / "lua" / f"{name}.lua").read_text()
+    return re.sub(r"REDIS_4.*?/REDIS_4", "", code, flags=re.S)
+
+
+def _inline(function: Any) -> str:
+    return next(c for c in function.__code__.co_consts if isinstance(c, str) and "redis.call" in c)
+
+
+# cacheops' Lua scripts by name, so diagrams say ``SCRIPT cache_thing`` rather than
+# a SHA (``cacherace.report.steps.script_names`` reads module variables).
+CACHE_THING = _lua("cache_thing")
+INVALIDATE = _lua("invalidate")
+LOCK = _inline(cacheops.getset._get_or_lock)
+UNLOCK = _inline(cacheops.getset._release_lock)
 
 
 class ProcessRedis(redis_py.Redis):
