@@ -3,7 +3,8 @@
 Each recipe is a strategy of a few lines that uses a library the way its
 documentation says to, on the client's own servers: dogpile.cache
 (:mod:`cacherace.contrib.dogpile`), Flask-Caching on cachelib's RedisCache
-(:mod:`cacherace.contrib.flask_caching`). Install the libraries with
+(:mod:`cacherace.contrib.flask_caching`), django-cacheops on the Django ORM
+(:mod:`cacherace.contrib.django_cacheops`). Install the libraries with
 ``pip install 'cacherace[libraries]'`` and check a recipe like any strategy::
 
     cacherace verify --strategy cacherace.contrib.dogpile:DogpileLocked
