@@ -8,6 +8,19 @@ it opens; abandoning its operation closes them, because it may be inside a
 transaction (holding row locks the next reset would wait for), and a ``with
 conn.transaction()`` block whose exit did not run leaves psycopg's own
 transaction state behind.
+
+Two rules keep one run from leaking into the next:
+
+- Every process's connection ends its transaction, or is closed, when its run ends
+  (:meth:`Connections.end_run`, before the reset touches the tables). An operation
+  whose ``with conn.transaction()`` block did not run its exit (a driver-call fault
+  on its BEGIN, COMMIT or ROLLBACK) loses its connection when it ends
+  (:meth:`Connections.ended`): psycopg's own bookkeeping no longer matches the
+  server's, so that connection would nest every later block in savepoints of a
+  transaction nobody commits, holding its row locks.
+- Every statement the harness makes on its own connection is bounded
+  (``lock_timeout``, ``statement_timeout``): a lock held from outside the run
+  becomes one error naming its holder (:func:`bounded`), never a hang.
 """
 
 from __future__ import annotations
@@ -15,6 +28,7 @@ from __future__ import annotations
 import contextlib
 import contextvars
 import time
+from collections.abc import Iterable, Iterator
 from typing import Any
 
 import psycopg
@@ -24,6 +38,13 @@ from cacherace.engine.drivers.ownership import close_owned, owning
 from cacherace.engine.locks import LOCK_POLL_S, LOCK_TIMEOUT_S
 from cacherace.engine.process import Process
 from cacherace.engine.runtime import State, unwind
+from cacherace.errors import HarnessError
+
+#: Bounds on the harness's own statements (a reset, a peek, a lock query).
+HARNESS_LOCK_TIMEOUT_S = 5
+HARNESS_STATEMENT_TIMEOUT_S = 30
+#: What the run's connections are called in ``pg_stat_activity`` (naming a holder).
+APPLICATION = "cacherace"
 
 
 class Servers:
@@ -34,7 +55,7 @@ class Servers:
         self.redis_server = redis_server
         self.pg_server = pg_server
         self.admin_redis = redis_server.client()
-        self.admin_db = pg_server.connect(autocommit=True)
+        self.admin_db = self.connect_admin()
         self.cache_up = True
         self.db_up = True
         self.cache_epoch = 0
@@ -63,7 +84,14 @@ class Servers:
         self.db_epoch += 1
         with contextlib.suppress(Exception):
             self.admin_db.close()
-        self.admin_db = self.pg_server.connect(autocommit=True)
+        self.admin_db = self.connect_admin()
+
+    def connect_admin(self) -> Any:
+        """The harness's connection, every statement on it bounded."""
+        conn = self.pg_server.connect(autocommit=True, application_name=f"{APPLICATION} harness")
+        conn.execute(f"SET lock_timeout = '{HARNESS_LOCK_TIMEOUT_S}s'")
+        conn.execute(f"SET statement_timeout = '{HARNESS_STATEMENT_TIMEOUT_S}s'")
+        return conn
 
     def close(self) -> None:
         for closer in (self.admin_redis.close, self.admin_db.close):
@@ -105,7 +133,7 @@ class Connections:
         if p.db is not None and (db_epoch != s.db_epoch or p.db.broken):
             p.db.close()
         if p.db is None or p.db.closed:
-            p.db = s.pg_server.connect(autocommit=True)
+            p.db = s.pg_server.connect(autocommit=True, application_name=f"{APPLICATION} {p.name}")
             p.db.execute(f"SET lock_timeout = '{LOCK_TIMEOUT_S}s'")
         elif p.db.info.transaction_status != TransactionStatus.IDLE:
             p.db.rollback()
@@ -157,6 +185,52 @@ class Connections:
                     return
                 time.sleep(LOCK_POLL_S / 4)
 
+    def ended(self, p: Process) -> None:
+        """``p``'s operation ended: a connection of its whose transaction block did
+        not run its exit is lost now, as a real connection failure loses it (the
+        server rolls its transaction back, its locks go before the next step)."""
+        if (p.db is not None and _lost(p.db)) or (p.owned and any(map(_lost, _owned_db(p)))):
+            self.lose(p)
+
+    def end_run(self, processes: Iterable[Process]) -> list[str]:
+        """The run is over: abandon what is in flight, then end every transaction a
+        process's connections left open (a rollback, or closing them when psycopg's
+        bookkeeping is out of step). The names of the processes that had one."""
+        left = []
+        for p in processes:
+            self.abandon(p)
+            if self.end_transaction(p):
+                left.append(p.name)
+        return left
+
+    def end_transaction(self, p: Process) -> bool:
+        """End the transaction ``p``'s connections left open; True when there was one."""
+        if not self.servers.db_up or p.epochs[1] != self.servers.db_epoch:
+            return False  # its server is down or restarted: that backend and its locks are gone
+        db, theirs = p.db, any(map(_open, _owned_db(p)))  # a library's own connections
+        if not theirs and (db is None or not _open(db)):
+            return False
+        if not theirs and isinstance(db, psycopg.Connection) and not _lost(db):
+            with contextlib.suppress(psycopg.Error):
+                db.rollback()  # on the hub: not a step
+                return True
+        self.lose(p)
+        return True
+
+    def lose(self, p: Process) -> None:
+        """Close ``p``'s connection to the database and wait for the server to end its
+        backend (its transaction rolled back): the next operation reconnects. Anything
+        else (an async connection, a library's own) takes all of ``p``'s connections."""
+        db = p.db
+        if db is None or not isinstance(db, psycopg.Connection) or any(map(_open, _owned_db(p))):
+            self.disconnect(p)
+            return
+        pid = None if db.closed or db.broken else db.info.backend_pid
+        with contextlib.suppress(Exception):
+            db.close()
+        if pid is not None:
+            self.await_backend_exit(pid)
+
     def abandon(self, p: Process) -> None:
         """Stop ``p``'s in-flight operation without letting it run another call."""
         if p.worker is not None and not p.worker.dead:
@@ -168,3 +242,67 @@ class Connections:
         p.blocked = None
         p.state = State.IDLE
         p.pace.reset()
+
+
+def _owned_db(p: Process) -> list[Any]:
+    return [c for ref in p.owned if isinstance(c := ref(), psycopg.BaseConnection)]
+
+
+def _lost(conn: Any) -> bool:
+    """A ``with conn.transaction()`` block whose exit did not run: psycopg still
+    counts it (a private counter, read because nothing public says it), while the
+    server's transaction goes on; ``rollback()`` refuses such a connection."""
+    return not conn.closed and getattr(conn, "_num_transactions", 0) > 0
+
+
+def _open(conn: Any) -> bool:
+    """Inside a transaction (or unusable: a call in flight, a broken connection)."""
+    if conn.closed:
+        return False
+    return _lost(conn) or conn.pgconn.transaction_status != TransactionStatus.IDLE
+
+
+#: Who could hold a lock the harness waited for: every transaction open on this
+#: database but the harness's own (row locks are held by open transactions only).
+_HOLDERS = (
+    "SELECT pid, application_name, state, left(regexp_replace(query, '\\s+', ' ', 'g'), 80)"
+    " FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()"
+    " AND backend_type = 'client backend' AND xact_start IS NOT NULL ORDER BY xact_start"
+)
+
+
+@contextlib.contextmanager
+def bounded(servers: Servers, processes: Iterable[Process], what: str) -> Iterator[None]:
+    """Harness statements (``what``) that waited past their bound become one
+    :class:`HarnessError` naming who holds transactions open on the database."""
+    try:
+        yield
+    except (psycopg.errors.LockNotAvailable, psycopg.errors.QueryCanceled) as exc:
+        raise HarnessError(blocked_message(servers, processes, what, exc)) from None
+
+
+def blocked_message(servers: Servers, processes: Iterable[Process], what: str,
+                    exc: BaseException) -> str:  # fmt: skip
+    ours = {p.db.info.backend_pid: p.name for p in processes
+            if p.db is not None and not p.db.closed and not p.db.broken}  # fmt: skip
+    setting = (
+        "lock_timeout" if isinstance(exc, psycopg.errors.LockNotAvailable) else "statement_timeout"
+    )
+    try:
+        db = servers.admin_db
+        [(bound,)] = db.execute(f"SELECT current_setting('{setting}')").fetchall()
+        rows = db.execute(_HOLDERS).fetchall()
+    except psycopg.Error as again:  # the server went away meanwhile
+        bound, rows = "?", []
+        setting = f"{setting}, then {type(again).__name__}"
+    held = "; ".join(_holder(pid, app, state, query, ours) for pid, app, state, query in rows)
+    return (
+        f"{what} waited past its bound ({setting} {bound}) for a lock held"
+        f" by {held or 'a transaction that has ended since'}: end that transaction (or stop"
+        " the program holding it) and run again"
+    )
+
+
+def _holder(pid: int, app: str, state: str, query: str, ours: dict[int, str]) -> str:
+    who = f"this run's {ours[pid]}" if pid in ours else repr(app or "no application_name")
+    return f"backend {pid} ({who}, {state}, last statement `{query}`)"

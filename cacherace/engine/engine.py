@@ -1,7 +1,6 @@
-"""The engine: runs one strategy's clients and actors against one Redis and one
-PostgreSQL, one step at a time, and records the history. A facade, as Trio's
-``Runner``: each job is a collaborator in its own module (runtime, step,
-connections, locks, nemesis, recorder, observers, waiting, settle)."""
+"""The engine: runs one strategy's clients and actors against one Redis and one PostgreSQL, one
+step at a time, and records the history. A facade, as Trio's ``Runner``: each job is a collaborator
+in its own module (runtime, step, connections, locks, nemesis, recorder, observers, waiting...)."""
 
 from __future__ import annotations
 
@@ -13,7 +12,7 @@ from typing import Any
 import psycopg
 
 from cacherace.engine.aio import actors_of, connections_for
-from cacherace.engine.connections import Servers
+from cacherace.engine.connections import Servers, bounded
 from cacherace.engine.drivers import aio, clock, intercept, ownership, threads
 from cacherace.engine.locks import LockWaits
 from cacherace.engine.nemesis import Nemesis
@@ -55,7 +54,8 @@ class Engine:
         self.keys = tuple(keys)
         self.deadlines = Deadlines()
         self.servers = Servers(redis_server, pg_server)
-        strategy_cls.create_schema(self.servers.admin_db, self.settings)
+        with bounded(self.servers, (), "the schema's creation"):
+            strategy_cls.create_schema(self.servers.admin_db, self.settings)
         self.processes: dict[str, Process] = {f"c{i}": Process(f"c{i}", self)
                                               for i in range(clients)}  # fmt: skip
         for actor in actors_of(strategy_cls, clients):  # with async background actors
@@ -92,15 +92,14 @@ class Engine:
 
     # -- lifecycle ---------------------------------------------------------------------
     def reset(self, initial: Mapping[str, str] | None = None) -> History:
-        """Begin a new run: abandon in-flight work, heal servers, empty the cache,
-        set the database to ``initial``. No server is started: this is the
-        per-example cost (a FLUSHALL and a DELETE+INSERT)."""
-        for p in self.processes.values():
-            self.connections.abandon(p)
+        """Begin a new run: end the last (abandon its work, end its transactions), heal servers,
+        empty the cache, set the database to ``initial`` (a FLUSHALL, a DELETE+INSERT)."""
+        self.connections.end_run(self.processes.values())
         self.nemesis.heal()
         initial = dict(initial if initial is not None else initial_values(self.keys))
         self.servers.redis_server.reset(self.settings.prefix)
-        self.strategy_cls.reset(self.servers.admin_db, self.settings, initial)
+        with bounded(self.servers, self.processes.values(), "the database's reset"):
+            self.strategy_cls.reset(self.servers.admin_db, self.settings, initial)
         self.clock.now = 0.0
         self.deadlines.clear()
         self.waiting.begin()
@@ -177,6 +176,7 @@ class Engine:
             p.worker = p.pending = None
             p.state = State.IDLE
             self.waiting.ended(p)
+            self.connections.ended(p)  # a transaction block that did not exit: lost
         if self.locks.waiters and not self.locks.waking:  # a count: after every step
             self.locks.wake(self._switch)
 
