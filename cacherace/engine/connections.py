@@ -256,7 +256,7 @@ def _lost(conn: Any) -> bool:
 
 
 def _open(conn: Any) -> bool:
-    """Inside a transaction (or unusable: a call in flight, a broken connection)."""
+    """Inside a transaction, or in the middle of a call (a closed one is neither)."""
     if conn.closed:
         return False
     return _lost(conn) or conn.pgconn.transaction_status != TransactionStatus.IDLE
