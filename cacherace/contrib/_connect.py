@@ -2,7 +2,15 @@
 
 from __future__ import annotations
 
+import functools
 from typing import Any
+
+import redis.utils
+
+# redis-py reads its own version from the installed package metadata each time a
+# client is built (``DriverInfo``: ~8 ms here, a scan of sys.path). Recipes build
+# their library's clients for every run, so the answer is looked up once.
+redis.utils.get_lib_version = functools.cache(redis.utils.get_lib_version)
 
 
 def redis_options(client: Any) -> dict[str, Any]:

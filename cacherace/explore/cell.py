@@ -182,6 +182,7 @@ class _Cell:
         self.results = {name: CellResult(strategy, name, "holds") for name in claim_names}
         self.active = list(claim_names)
         self.last: dict[str, Exploration] = {}
+        self.held: set[str] = set()  # claims some run of any tier saw hold
         self.searched: list[str] = []  # tiers searched exhaustively to completion
         self.reached_driver = False
         for r in self.results.values():
@@ -231,6 +232,8 @@ class _Cell:
                 r.seconds_to_find = r.seconds + found.first_failure[name][1]
             r.schedules += found.schedules
             r.seconds += found.seconds
+            if found.statuses.get(name, {}).get("holds"):
+                self.held.add(name)
             if not found.complete:
                 r.complete = False
                 r.incomplete.append(tier)
@@ -266,6 +269,8 @@ class _Cell:
                 r.faults += seen.faults
                 r.seconds += spent
                 self.last[name] = seen
+                if seen.statuses.get(name, {}).get("holds"):
+                    self.held.add(name)
             if error is None:
                 return
             found, others = _split(error)
@@ -278,9 +283,10 @@ class _Cell:
         for name in self.active:
             r = self.results[name]
             explored = self.last.get(name)
-            statuses = explored.statuses.get(name, {}) if explored else {}
             reasons = explored.unknown_reasons.get(name, {}) if explored else {}
-            if not statuses.get("holds") and reasons:
+            # Unknown only if no run of any tier saw it hold (a claim that observed
+            # nothing cached in the crash tier's runs held in the earlier tiers').
+            if name not in self.held and reasons:
                 r.verdict = "unknown"
                 r.reason = max(reasons, key=reasons.__getitem__) + skipped
             else:
