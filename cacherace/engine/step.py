@@ -9,7 +9,6 @@ free of indirection (``cacherace bench --only step`` measures it).
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
 from typing import Any
 
@@ -17,6 +16,7 @@ import psycopg
 import redis
 
 from cacherace.engine.drivers.calls import REDIS, Call, step_result
+from cacherace.engine.drivers.clock import real_perf_counter
 from cacherace.engine.process import Process
 from cacherace.engine.runtime import State, park
 from cacherace.errors import ClientCrashed, StepBlocked
@@ -55,7 +55,7 @@ class Stepper:
             run = _timed_out  # its timeout passed in virtual time: the server's nil
         result: Any = None
         failure: BaseException | None = None
-        p.started = time.perf_counter()
+        p.started = real_perf_counter()  # wall time: the harness's, not the process's
         p.state = State.CALLING
         try:
             result = run()

@@ -79,6 +79,8 @@ class CellResult:
     #: a harness failure (not a verdict): the error, its schedule, its traceback tail
     harness_error: str | None = None
     warnings: list[str] = field(default_factory=list)
+    #: for an exhaustive break: what its schedule is minimal among, in words
+    minimal: str | None = None
 
     def evidence(self) -> dict[str, Any]:
         """``{"mode", "schedules", "scope", "complete"}``, and the random examples."""
@@ -88,6 +90,7 @@ class CellResult:
             "examples": self.examples,
             "scope": None if self.scope is None else self.scope.as_json(),
             "complete": self.complete,
+            "minimal": self.minimal,
         }
 
     def evidence_text(self) -> str:
@@ -189,7 +192,7 @@ class _Cell:
             if budget.mode != "random":
                 r.mode, r.scope, r.complete = "exhaustive", budget.scope, True
 
-    def broke(self, broken: ClaimBroken, how: str) -> None:
+    def broke(self, broken: ClaimBroken, how: str, minimal: str = "") -> None:
         r = self.results[broken.verdict.claim]
         needed = needed_faults(broken.schedule)
         # Report what the minimal schedule needed, not where the search was.
@@ -198,7 +201,8 @@ class _Cell:
         r.steps = step_count(broken)
         r.mode = how
         below = TIERS[: TIERS.index(weakest)]
-        proof = "minimal within the scope" if how == "exhaustive" else "found by random search"
+        proof = minimal if how == "exhaustive" else "found by random search"
+        r.minimal = minimal if how == "exhaustive" else None
         if below and self.budget.mode != "random":
             done = [t for t in below if t in self.searched]
             missing = [t for t in below if t not in self.searched]
@@ -238,7 +242,7 @@ class _Cell:
                 r.complete = False
                 r.incomplete.append(tier)
         for name in list(found.broken):
-            self.broke(found.broken[name], "exhaustive")
+            self.broke(found.broken[name], "exhaustive", found.minimality(name))
         if found.error is not None:
             self.fail(found.error)
 

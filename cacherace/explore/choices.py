@@ -101,9 +101,14 @@ class Choices:
         return out
 
     def enabled(self, run: RunState) -> list[Choice]:
-        """Every choice at this point, processes in order, then the nemesis."""
+        """Every choice at this point: time advances, processes in order, the other
+        nemesis choices."""
         out: list[Choice] = []
         faults_left = run.faults < self.scope.faults
+        if run.advances < self.scope.advances:
+            # First: an advance explored before its siblings sleeps in their
+            # subtrees wherever it commutes (see systematic), the others cannot.
+            out += [Choice("advance", None, d) for d in self.durations]
         for name in run.names:
             p = self.s.processes[name]
             if p.worker is not None:
@@ -114,8 +119,6 @@ class Choices:
                     out += [Choice(f, name) for f in self.client_faults]
             elif run.next_op.get(name, 0) < run.ops_of(name):
                 out.append(Choice("start", name))
-        if run.advances < self.scope.advances:
-            out += [Choice("advance", None, d) for d in self.durations]
         if faults_left:
             if self.evict and self.s.cache_up:
                 out += [Choice(EVICT, None, k) for k in self.keys]

@@ -27,9 +27,21 @@ history up to the positions of their own events) when
    actors' operations are not read at all (the convention every claim of
    ``cacherace.properties`` follows: reads and writes are the client operations);
 3. neither is a nemesis transition, which changes what everything after it sees
-   (virtual time, cache contents, server liveness) and so is dependent with all;
+   (virtual time, cache contents, server liveness) and so is dependent with all,
+   except a time advance under rule 5;
 4. neither touched another process (a statement another process waited on ended
    inside it): waking a process changes what is enabled.
+5. a time advance and a process's transition commute when the transition did
+   not depend on virtual time (:class:`TimeWatch`): it read no clock, changed no
+   key deadline and named no Redis key that has one (an advance expires those),
+   nobody waited, slept or spun around it (waits end, sleeps and spins are timed
+   in virtual time), and it recorded no event whose time a claim under search
+   reads. Of the catalog's claims only ``ttl-bounded`` reads times: those of
+   reads' invokes and of database changes (and deadlines, rule 5's own); with any
+   other claim (``bounded-wait``, a user's) an advance stays dependent with all.
+   Moved across such a transition an advance expires the same keys, and the
+   transition does the same; only the times stamped on its events differ, which
+   no claim's verdict reads.
 
 Same-process transitions are always dependent. Independence of footprints is
 symmetric and checked on footprints observed in real runs; the engine is
@@ -41,9 +53,10 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from cacherace.engine.drivers.calls import POSTGRES, REDIS
-from cacherace.model.history import Complete, DbChange, Event, Invoke, Step
+from cacherace.model.history import Complete, DbChange, Event, Invoke, Step, TimeAdvance, Wait
 
 #: Redis commands that only read (the ones the catalog and common libraries use).
 _REDIS_READS = frozenset(
@@ -53,6 +66,8 @@ _REDIS_READS = frozenset(
 )  # fmt: skip
 _SQL_READS = ("SELECT", "SHOW", "VALUES", "TABLE", "EXPLAIN")
 ALL_ROWS = "*"
+#: The process name of a time advance's footprint.
+ADVANCE = "@advance"
 
 #: The operations claims read (``properties``' convention: actors' are ignored).
 _CLIENT_OPS = frozenset({"read", "write"})
@@ -71,15 +86,15 @@ class Footprint:
     markers: frozenset[str] = frozenset()
     #: dependent with every transition (nemesis, or it touched another process)
     total: bool = False
+    #: depends on virtual time: dependent with a time advance (rule 5)
+    timed: bool = False
 
 
-def _sql_keys(command: str, keys: Sequence[str]) -> tuple[str, ...]:
-    """The catalog keys a statement's parameters name (the step text keeps them
-    in a trailing ``[p1, p2]``); none found: the statement may touch any row."""
-    _, sep, params = command.rpartition(" [")
-    if not sep:
-        return (ALL_ROWS,)
-    values = {p.strip() for p in params.rstrip("]").split(",")}
+def _sql_keys(step: Step, keys: Sequence[str]) -> tuple[str, ...]:
+    """The catalog keys a statement's parameters name (``Step.args``, as the engine
+    recorded them); none named: the statement may touch any row. The rows it
+    returned cannot narrow this: a read also depends on the rows it did not find."""
+    values = set(step.args or ())
     found = tuple(k for k in keys if k in values)
     return found or (ALL_ROWS,)
 
@@ -89,8 +104,16 @@ def _sql_reads_only(command: str) -> bool:
     return text.startswith(_SQL_READS) and " FOR " not in text
 
 
-def of_events(process: str | None, events: Sequence[Event], keys: Sequence[str]) -> Footprint:
-    """The footprint of a transition of ``process`` that appended ``events``."""
+def of_advance(events: Sequence[Event]) -> Footprint:
+    """A time advance's footprint: the keys it expired (rule 5)."""
+    expired = {(REDIS, k) for e in events if isinstance(e, TimeAdvance) for k in e.expired}
+    return Footprint(ADVANCE, writes=frozenset(expired))
+
+
+def of_events(process: str | None, events: Sequence[Event], keys: Sequence[str],
+              timed: bool = True) -> Footprint:  # fmt: skip
+    """The footprint of a transition of ``process`` that appended ``events``;
+    ``timed``: whether it depended on virtual time (see :class:`TimeWatch`)."""
     if process is None:
         return Footprint(None, total=True)
     reads: set[tuple[str, str]] = set()
@@ -118,8 +141,9 @@ def of_events(process: str | None, events: Sequence[Event], keys: Sequence[str])
                 into.update((REDIS, k) for k in names)
             elif e.target == POSTGRES:
                 into = reads if _sql_reads_only(e.command) else writes
-                into.update((POSTGRES, k) for k in _sql_keys(e.command, keys))
-    return Footprint(process, frozenset(reads), frozenset(writes), frozenset(markers), total)
+                into.update((POSTGRES, k) for k in _sql_keys(e, keys))
+    return Footprint(process, frozenset(reads), frozenset(writes), frozenset(markers), total,
+                     timed)  # fmt: skip
 
 
 def _overlap(a: frozenset[tuple[str, str]], b: frozenset[tuple[str, str]]) -> bool:
@@ -131,9 +155,12 @@ def _overlap(a: frozenset[tuple[str, str]], b: frozenset[tuple[str, str]]) -> bo
 
 
 def independent(a: Footprint, b: Footprint) -> bool:
-    """Whether ``a`` and ``b`` commute (rules 1-4 of the module docstring)."""
+    """Whether ``a`` and ``b`` commute (rules 1-5 of the module docstring)."""
     if a.total or b.total or a.process is None or b.process is None:
         return False
+    if ADVANCE in (a.process, b.process):
+        other = b if a.process == ADVANCE else a
+        return other.process != ADVANCE and not other.timed
     if a.process == b.process:
         return False
     if any((x, y) in _ORDERED for x in a.markers for y in b.markers):
@@ -141,3 +168,56 @@ def independent(a: Footprint, b: Footprint) -> bool:
     return not (
         _overlap(a.writes, b.writes) or _overlap(a.writes, b.reads) or _overlap(a.reads, b.writes)
     )
+
+
+#: Claims whose verdicts read no virtual time (only its text), and the one that
+#: reads the times of reads' invokes and of database changes (and entry deadlines).
+_TIMELESS = frozenset({"fresh-after-ack", "converges", "durable", "available-without-cache",
+                       "no-aborted-reads", "read-your-writes", "monotonic-reads",
+                       "single-flight", "no-empty-reads"})  # fmt: skip
+_READS_TIMES = frozenset({"ttl-bounded"})
+
+
+class TimeWatch:
+    """Tells whether a transition depended on virtual time (rule 5), from the
+    engine's state around it: clock reads, the deadline table, waiting processes."""
+
+    def __init__(self, engine: Any, claims: Sequence[str]) -> None:
+        self.engine = engine
+        names = set(claims)
+        #: some claim may read any time (bounded-wait, a user's): advances stay total
+        self.off = bool(names - _TIMELESS - _READS_TIMES)
+        self.marks = bool(names & _READS_TIMES)
+        self._reads = 0
+        self._deadlines: dict[str, float] = {}
+        self._waits = False
+
+    def _anyone_waits(self) -> bool:
+        for p in self.engine.processes.values():
+            pace = p.pace
+            if p.waiting or pace.sleep_until is not None or pace.wait or pace.spin:
+                return True
+        return False
+
+    def before(self) -> None:
+        self._reads = self.engine.clock.reads
+        self._deadlines = self.engine.deadlines.snapshot()
+        self._waits = self._anyone_waits()
+
+    def after(self, events: Sequence[Event]) -> bool:
+        """Whether the transition since :meth:`before`, which appended ``events``,
+        depended on virtual time."""
+        deadlines = self.engine.deadlines.snapshot()
+        if (self.off or self._waits or self.engine.clock.reads != self._reads
+                or deadlines != self._deadlines or self._anyone_waits()):  # fmt: skip
+            return True
+        for e in events:
+            if isinstance(e, Wait):
+                return True
+            if isinstance(e, Step) and e.target == REDIS:
+                if any(k in deadlines for k in e.keys) or (not e.keys and deadlines):
+                    return True
+            elif self.marks and (isinstance(e, DbChange)
+                                 or (isinstance(e, Invoke) and e.f == "read")):  # fmt: skip
+                return True
+        return False

@@ -7,12 +7,15 @@ class VirtualClock:
     """Seconds since the run began; moves only when told to. Callable, so a strategy
     can take it wherever it would take ``time.time``."""
 
-    __slots__ = ("now",)
+    __slots__ = ("now", "reads")
 
     def __init__(self, now: float = 0.0) -> None:
         self.now = now
+        #: how often code under test read the clock (the explorer's time footprints)
+        self.reads = 0
 
     def __call__(self) -> float:
+        self.reads += 1
         return self.now
 
     def advance(self, delta: float) -> float:
@@ -46,6 +49,10 @@ class Deadlines:
 
     def get(self, key: str) -> float | None:
         return self._at.get(key)
+
+    def snapshot(self) -> dict[str, float]:
+        """Every deadline now (a copy)."""
+        return dict(self._at)
 
     def due(self, now: float) -> list[str]:
         """Keys whose deadline has passed at ``now`` (strictly: a key with deadline

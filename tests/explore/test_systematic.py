@@ -105,3 +105,52 @@ def test_reduced_and_full_search_agree(
     assert reduced.complete and full.complete
     assert reduced.steps == full.steps
     assert reduced.schedules <= full.schedules
+
+
+def test_reduced_and_full_time_search_agree(make_scheduler: MakeScheduler) -> None:
+    """The time tier's reduction (an advance commutes with what does not depend
+    on time) finds the same breaks at the same lengths, in fewer schedules; with
+    ttl-bounded among the claims, which reads event times."""
+    cls = load_strategy("cache-aside")
+    s = make_scheduler(cls)
+    scope = Scope(ops_per_client=1, actor_runs=0)
+    claims = [get_claim(c) for c in cls.claims]
+    reduced = Search(s, claims, "time", scope, reduce=True).run()
+    full = Search(s, claims, "time", scope, reduce=False).run()
+    assert reduced.complete and full.complete
+    assert "ttl-bounded" in reduced.steps
+    assert reduced.steps == full.steps
+    assert reduced.schedules < full.schedules
+
+
+@pytest.mark.slow
+def test_reduced_and_full_time_search_agree_with_an_actor(make_scheduler: MakeScheduler) -> None:
+    # The same with a strategy whose steps read the clock (the delayed delete's
+    # due time): 2 clients x 1 operation, the actor once; ~13000 schedules unreduced.
+    cls = load_strategy("cache-aside-double-delete")
+    s = make_scheduler(cls)
+    scope = Scope(ops_per_client=1, actor_runs=1)
+    claims = [get_claim(c) for c in cls.claims]
+    reduced = Search(s, claims, "time", scope, reduce=True).run()
+    full = Search(s, claims, "time", scope, reduce=False).run()
+    assert reduced.complete and full.complete
+    assert reduced.steps == full.steps == {"converges": 10, "ttl-bounded": 10}
+    assert reduced.schedules < full.schedules
+
+
+def test_default_scope_finds_the_slow_reader_within_the_default_budget(
+    make_scheduler: MakeScheduler,
+) -> None:
+    """Why 1 at the default scope: the time tier's search reaches the slow reader
+    (10 steps, its minimum: the 2 x 1 search above is complete) within 2500
+    schedules, what ``verify``'s default 8 s time-tier cap runs here at ~300
+    schedules/s. Counted in schedules, not seconds, so the test does not depend
+    on the machine."""
+    cls = load_strategy("cache-aside-double-delete")
+    s = make_scheduler(cls)
+    found = Search(s, [get_claim("converges")], "time", Scope(), max_schedules=2500).run()
+    assert "converges" in found.broken, found.schedules
+    assert found.steps["converges"] == 10
+    assert found.preemptions["converges"] == 1
+    done = [(a.do, getattr(a, "process", None)) for a in found.broken["converges"].schedule]
+    assert ("advance", None) in done and ("start", "delayed_delete") in done

@@ -16,7 +16,6 @@ statement that waits for a row lock a parked process holds parks as waiting.
 
 from __future__ import annotations
 
-import time
 from asyncio import current_task
 from asyncio.events import _get_running_loop
 from collections.abc import Awaitable, Callable
@@ -36,6 +35,7 @@ from cacherace.engine.drivers.calls import (
     sql_call,
     sql_keyword_call,
 )
+from cacherace.engine.drivers.clock import real_perf_counter
 from cacherace.engine.drivers.intercept import _DEAD, _sql_text
 from cacherace.engine.drivers.ownership import _adopt
 from cacherace.engine.runtime import IN_CALL, IN_STEP, State
@@ -73,7 +73,7 @@ async def perform(p: Any, call: Call, run: Callable[[], Awaitable[Any]], conn: A
     inject, answerable = stepper.begin(p, call)
     result: Any = None
     failure: BaseException | None = None
-    p.started = time.perf_counter()
+    p.started = real_perf_counter()  # wall time: the harness's, not the process's
     p.state = State.CALLING
     loop.stepping = current_task(loop)
     try:

@@ -9,7 +9,9 @@ clock, those make a run slow and its outcome depend on timing. So the functions 
 the ``time`` module are replaced, once, by ones that ask the current greenlet: a
 scheduled process that is not inside a driver call gets virtual time; everybody
 else (the harness, the drivers' own socket timeouts, the test's thread) gets the
-real clock, at the cost of one attribute lookup.
+real clock, at the cost of one attribute lookup. A scheduled process reads the
+engine's clock by calling it, which counts the read: the systematic explorer
+tells from the count whether a step depended on virtual time.
 
 Virtual ``time.time()`` starts at :data:`EPOCH` rather than 0: libraries treat a
 timestamp of 0 as "never" (dogpile's ``createdtime > 0``).
@@ -76,36 +78,36 @@ def scheduled() -> Any:
 
 def _virtual_time() -> float:
     p = scheduled()
-    return real_time() if p is None else EPOCH + p.engine.clock.now
+    return real_time() if p is None else EPOCH + p.engine.clock()
 
 
 def _virtual_time_ns() -> int:
     p = scheduled()
-    return real_time_ns() if p is None else round((EPOCH + p.engine.clock.now) * 1e9)
+    return real_time_ns() if p is None else round((EPOCH + p.engine.clock()) * 1e9)
 
 
 def _virtual_monotonic() -> float:
     p = scheduled()
-    return real_monotonic() if p is None else MONOTONIC_BASE + p.engine.clock.now
+    return real_monotonic() if p is None else MONOTONIC_BASE + p.engine.clock()
 
 
 def _virtual_monotonic_ns() -> int:
     p = scheduled()
     if p is None:
         return real_monotonic_ns()
-    return round((MONOTONIC_BASE + p.engine.clock.now) * 1e9)
+    return round((MONOTONIC_BASE + p.engine.clock()) * 1e9)
 
 
 def _virtual_perf_counter() -> float:
     p = scheduled()
-    return real_perf_counter() if p is None else MONOTONIC_BASE + p.engine.clock.now
+    return real_perf_counter() if p is None else MONOTONIC_BASE + p.engine.clock()
 
 
 def _virtual_perf_counter_ns() -> int:
     p = scheduled()
     if p is None:
         return real_perf_counter_ns()
-    return round((MONOTONIC_BASE + p.engine.clock.now) * 1e9)
+    return round((MONOTONIC_BASE + p.engine.clock()) * 1e9)
 
 
 def _virtual_sleep(seconds: float) -> None:
@@ -160,14 +162,14 @@ class VirtualDatetime(real_datetime, metaclass=_DatetimeMeta):  # type: ignore[m
         p = scheduled()
         if p is None:
             return real_datetime.now(tz)
-        return real_datetime.fromtimestamp(EPOCH + p.engine.clock.now, tz)
+        return real_datetime.fromtimestamp(EPOCH + p.engine.clock(), tz)
 
     @classmethod
     def utcnow(cls) -> Any:
         p = scheduled()
         if p is None:
             return real_datetime.now(_dt.UTC).replace(tzinfo=None)
-        stamp = EPOCH + p.engine.clock.now
+        stamp = EPOCH + p.engine.clock()
         return real_datetime.fromtimestamp(stamp, _dt.UTC).replace(tzinfo=None)
 
     @classmethod
