@@ -4,7 +4,8 @@ For each strategy (default: the whole catalog) and each claim it declares (or th
 ``--claim`` ones), explore tier by tier and print the matrix, then each broken
 cell's diagram with its saved trace and the command that replays it.
 Each tier is searched exhaustively within the scope first (``--mode``), to
-completion or to ``--exhaustive-seconds``, then randomly beyond it. Exit 0 when
+completion or to its budget (``--exhaustive-schedules``, a safety cap
+``--exhaustive-seconds``), then randomly beyond it. Exit 0 when
 every declared claim holds, 1 when one is broken, 2 on usage or environment
 errors and when the harness itself failed on some schedule (a harness failure is
 never a verdict; breaks found before it are still reported).
@@ -38,8 +39,11 @@ from cacherace.strategies import Strategy
 from cacherace.strategies.registry import CATALOG, StrategyError, load_strategy_spec
 
 DEFAULT_EXAMPLES = 40
-#: cap on each tier's systematic search of one strategy, in seconds
-DEFAULT_EXHAUSTIVE_SECONDS = 4.0
+#: budget of each tier's systematic search of one strategy, in schedules (times the
+#: tier's share, ``Budget.schedule_share``): deterministic, unlike a time cap
+DEFAULT_EXHAUSTIVE_SCHEDULES = 1000
+#: safety cap on each tier's systematic search of one strategy, in seconds
+DEFAULT_EXHAUSTIVE_SECONDS = 60.0
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -61,9 +65,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--mode", choices=("exhaustive", "random", "both"), default="both",
                         help="exhaustive: every schedule within the scope; random: "
                         "Hypothesis; both (default): exhaustive, then random")  # fmt: skip
+    parser.add_argument("--exhaustive-schedules", type=int, default=DEFAULT_EXHAUSTIVE_SCHEDULES,
+                        metavar="N", help="budget of each tier's exhaustive search of a "
+                        "strategy, in schedules (the time tier gets 2.5x, the crash tier "
+                        f"0.2x; default {DEFAULT_EXHAUSTIVE_SCHEDULES}; 0: no budget)")  # fmt: skip
     parser.add_argument("--exhaustive-seconds", type=float, default=DEFAULT_EXHAUSTIVE_SECONDS,
-                        metavar="S", help="cap on each tier's exhaustive search of a strategy "
-                        f"(default {DEFAULT_EXHAUSTIVE_SECONDS:g}; 0: no cap)")  # fmt: skip
+                        metavar="S", help="safety cap on each tier's exhaustive search of a "
+                        f"strategy, in seconds (default {DEFAULT_EXHAUSTIVE_SECONDS:g}; 0: no "
+                        "cap); verdicts then depend on the machine's speed")  # fmt: skip
     parser.add_argument("--preemptions", type=int, default=2, metavar="N",
                         help="preemption bound of the exhaustive search (default 2)")  # fmt: skip
     parser.add_argument("--jobs", default="1", metavar="N",
@@ -87,8 +96,9 @@ def _fail(message: str) -> int:
 
 
 def run(args: argparse.Namespace) -> int:
-    if args.exhaustive_seconds < 0 or args.preemptions < 0:
-        return _fail("--exhaustive-seconds and --preemptions must be 0 or more")
+    if args.exhaustive_seconds < 0 or args.exhaustive_schedules < 0 or args.preemptions < 0:
+        return _fail("--exhaustive-seconds, --exhaustive-schedules and --preemptions must be"
+                     " 0 or more")  # fmt: skip
     try:
         args.jobs = jobs_count(args.jobs)
     except ValueError as exc:
@@ -112,6 +122,7 @@ def run(args: argparse.Namespace) -> int:
         scope=Scope(clients=min(args.clients, 2), keys=min(args.keys, 1),
                     preemptions=args.preemptions),
         exhaustive_seconds=args.exhaustive_seconds or None,
+        exhaustive_schedules=args.exhaustive_schedules or None,
     )  # fmt: skip
     try:
         backend = backend_from_args(args)

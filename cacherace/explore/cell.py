@@ -47,6 +47,21 @@ class Budget:
     exhaustive_seconds: float | None = None
     #: makes a tier's systematic search (``parallel.PooledSearch`` spreads it over workers)
     search: Callable[..., Search] = Search
+    #: budget of one tier's systematic search, in schedules, times the tier's share
+    #: (None: to completion). Counted, not timed, so verdicts do not depend on the
+    #: machine or its load.
+    exhaustive_schedules: int | None = None
+    #: the time tier's schedules place an advance at every point of the concurrency
+    #: tier's (~2.5x as many to reach the same workloads); a crash tier's schedule
+    #: restarts a server (~10x the cost): see the README's "Exhaustive versus random"
+    schedule_share: dict[str, float] = field(
+        default_factory=lambda: {"time": 2.5, "faults": 1.0, "crashes": 0.2}
+    )
+
+    def schedules_for(self, tier: str) -> int | None:
+        if self.exhaustive_schedules is None:
+            return None
+        return max(1, round(self.exhaustive_schedules * self.schedule_share.get(tier, 1.0)))
 
 
 @dataclass
@@ -91,6 +106,11 @@ class CellResult:
             "scope": None if self.scope is None else self.scope.as_json(),
             "complete": self.complete,
             "minimal": self.minimal,
+            #: schedules (exhaustive) or examples (random) run, and seconds spent,
+            #: until the first failing one, all tiers searched before it included
+            "first_failure": None
+            if self.examples_to_find is None
+            else {"after": self.examples_to_find, "seconds": round(self.seconds_to_find or 0, 3)},
         }
 
     def evidence_text(self) -> str:
@@ -224,8 +244,9 @@ class _Cell:
         b = self.budget
         cap = b.exhaustive_seconds
         deadline = None if cap is None else time.perf_counter() + cap
-        found: Found = b.search(self.s, [self.claims[n] for n in self.active], tier, b.scope,
-                              deadline=deadline).run()  # fmt: skip
+        claims = [self.claims[n] for n in self.active]
+        found: Found = b.search(self.s, claims, tier, b.scope, deadline=deadline,
+                                max_schedules=b.schedules_for(tier)).run()  # fmt: skip
         self.reached_driver |= found.reached_driver
         if found.complete:
             self.searched.append(tier)

@@ -60,6 +60,14 @@ class Workload:
     def size(self) -> int:
         return sum(len(o) for o in self.ops) + sum(self.actor_runs)
 
+    @property
+    def spread(self) -> int:
+        """How many processes take part, plus one when reads meet writes: among
+        workloads of one size, those most likely to race are searched first."""
+        busy = sum(1 for o in self.ops if o) + sum(1 for r in self.actor_runs if r)
+        fs = {f for o in self.ops for f, _ in o}
+        return busy + (1 if {"read", "write"} <= fs else 0)
+
 
 def _client_ops(scope: Scope, keys: Sequence[str]) -> list[tuple[Op, ...]]:
     one = [(f, k) for f in ("read", "write") for k in keys[: scope.keys]]
@@ -70,8 +78,10 @@ def _client_ops(scope: Scope, keys: Sequence[str]) -> list[tuple[Op, ...]]:
 
 
 def workloads(scope: Scope, keys: Sequence[str], actors: int) -> Iterator[Workload]:
-    """Every workload of ``scope``, fewest operations first; clients' workloads in
-    non-increasing order (the symmetry above), at least one operation."""
+    """Every workload of ``scope``, fewest operations first (then the most
+    spread: the order within a size changes no verdict, only how soon a break
+    turns up); clients' workloads in non-increasing order (the symmetry above),
+    at least one operation."""
     per_client = _client_ops(scope, keys)
     rank = {ops: i for i, ops in enumerate(per_client)}
     found: list[Workload] = []
@@ -82,5 +92,5 @@ def workloads(scope: Scope, keys: Sequence[str], actors: int) -> Iterator[Worklo
             w = Workload(tuple(ops), tuple(runs))
             if w.size:
                 found.append(w)
-    found.sort(key=lambda w: w.size)
+    found.sort(key=lambda w: (w.size, -w.spread))
     yield from found

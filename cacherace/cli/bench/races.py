@@ -141,16 +141,20 @@ def measure(backend: Backend, cell: Cell, seeds: int, max_examples: int, cap_s: 
 
 def measure_exhaustive(backend: Backend, cell: Cell, cap_s: float) -> dict[str, Any]:
     """The systematic search of ``cell``'s tier for its claim alone (default scope,
-    capped at ``cap_s``): its minimal length, schedules and seconds to the first
-    failure, schedules per second, and whether it finished."""
+    ``verify``'s default schedule budget for the tier, capped at ``cap_s``): its
+    minimal length, schedules and seconds to the first failure, schedules per
+    second, and whether it finished."""
+    from cacherace.cli.verify import DEFAULT_EXHAUSTIVE_SCHEDULES
     from cacherace.explore.scope import Scope
     from cacherace.explore.systematic import Search
 
     cls = CATALOG[cell.strategy]
     s, _ = _scheduler(backend, cls)
+    budget = Budget(exhaustive_schedules=DEFAULT_EXHAUSTIVE_SCHEDULES)
     try:
         found = Search(s, [get_claim(cell.claim)], cell.tier, Scope(),
-                       deadline=time.perf_counter() + cap_s).run()  # fmt: skip
+                       deadline=time.perf_counter() + cap_s,
+                       max_schedules=budget.schedules_for(cell.tier)).run()  # fmt: skip
     finally:
         s.close()
     first = found.first_failure.get(cell.claim)
@@ -160,6 +164,7 @@ def measure_exhaustive(backend: Backend, cell: Cell, cap_s: float) -> dict[str, 
         "exhaustive_seconds_to_find": None if first is None else round(first[1], 3),
         "exhaustive_schedules_per_s": round(found.schedules / max(found.seconds, 1e-9), 1),
         "exhaustive_complete": found.complete,
+        "exhaustive_minimal": found.minimality(cell.claim) if cell.claim in found.steps else None,
     }
 
 
