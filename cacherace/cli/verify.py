@@ -43,7 +43,7 @@ DEFAULT_EXAMPLES = 40
 #: tier's share, ``Budget.schedule_share``): deterministic, unlike a time cap
 DEFAULT_EXHAUSTIVE_SCHEDULES = 1000
 #: safety cap on each tier's systematic search of one strategy, in seconds
-DEFAULT_EXHAUSTIVE_SECONDS = 60.0
+DEFAULT_EXHAUSTIVE_SECONDS = 120.0
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
