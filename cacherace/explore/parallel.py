@@ -95,6 +95,7 @@ class WorkloadTask:
     number: int
     reduce: bool
     deadline: float | None  # time.monotonic(), the same clock in every process
+    max_schedules: int | None = None  # the tier's budget, for this workload alone
 
 
 class _Worker:
@@ -144,8 +145,8 @@ class _Worker:
         started = time.monotonic()
         deadline = None if t.deadline is None else time.perf_counter() + t.deadline - started
         claims = [get_claim(c) for c in t.claims]
-        found = Search(self.scheduler, claims, t.tier, t.scope, reduce=t.reduce,
-                       deadline=deadline, select=t.number.__eq__).run()  # fmt: skip
+        found = Search(self.scheduler, claims, t.tier, t.scope, reduce=t.reduce, deadline=deadline,
+                       max_schedules=t.max_schedules, select=t.number.__eq__).run()  # fmt: skip
         broken = {c: pack(b) for c, b in found.broken.items()}
         return replace(found, broken={}), broken, started
 
@@ -311,7 +312,8 @@ class PooledSearch(Search):
         settings = replace(self.s.settings, clock=time.time)  # the worker sets its own clock
         tasks = [WorkloadTask(self.spec, len(self.s.clients), self.s.keys, settings,
                               tuple(c.name for c in self.claims), self.tier, self.scope, n,
-                              self.reduce, deadline) for n in numbers]  # fmt: skip
+                              self.reduce, deadline, self.max_schedules)
+                 for n in numbers]  # fmt: skip
         waiting: dict[int, tuple[str, Any]] = {}
         merged = 0
         try:
@@ -352,8 +354,9 @@ class PooledSearch(Search):
         if part.error is not None:
             f.complete, f.error = False, part.error
             return False
-        f.complete &= part.complete  # a capped workload: the later ones still count
-        return True
+        spent = self.max_schedules is not None and f.schedules >= self.max_schedules
+        f.complete &= part.complete and not spent  # a capped workload: later ones still count
+        return not spent  # each workload had the tier's whole budget: the merge stops at it
 
 
 def _add(total: dict[str, int], more: dict[str, int]) -> None:

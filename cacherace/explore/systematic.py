@@ -134,9 +134,9 @@ class Found:
     def minimality(self, claim: str) -> str:
         """What ``claim``'s shortest failing schedule is minimal among, in words."""
         size = self.sizes[claim]
-        if self.sizes_done >= size:
+        if self.sizes_done >= size or self.complete:
             return f"minimal among the scope's schedules of at most {size} operations"
-        where = "before any round"
+        where = "before its end"
         if self.searched is not None:
             n, b = self.searched
             where = f"after the round of {n} operations with {b} preemptions"
