@@ -106,11 +106,6 @@ class CellResult:
             "scope": None if self.scope is None else self.scope.as_json(),
             "complete": self.complete,
             "minimal": self.minimal,
-            #: schedules (exhaustive) or examples (random) run until the first failing
-            #: one, the tiers searched before it included (seconds: ``cacherace bench``)
-            "first_failure": None
-            if self.examples_to_find is None
-            else {"after": self.examples_to_find},
         }
 
     def evidence_text(self) -> str:
