@@ -67,8 +67,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         "Hypothesis; both (default): exhaustive, then random")  # fmt: skip
     parser.add_argument("--exhaustive-schedules", type=int, default=DEFAULT_EXHAUSTIVE_SCHEDULES,
                         metavar="N", help="budget of each tier's exhaustive search of a "
-                        "strategy, in schedules (the time tier gets 2.5x, the crash tier "
-                        f"0.2x; default {DEFAULT_EXHAUSTIVE_SCHEDULES}; 0: no budget)")  # fmt: skip
+                        "strategy, in schedules (time gets 2.5x, faults 0.5x, crashes 0.1x;"
+                        f" default {DEFAULT_EXHAUSTIVE_SCHEDULES}; 0: no budget)")  # fmt: skip
     parser.add_argument("--exhaustive-seconds", type=float, default=DEFAULT_EXHAUSTIVE_SECONDS,
                         metavar="S", help="safety cap on each tier's exhaustive search of a "
                         f"strategy, in seconds (default {DEFAULT_EXHAUSTIVE_SECONDS:g}; 0: no "
