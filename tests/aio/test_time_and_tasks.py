@@ -121,3 +121,23 @@ def test_an_event_nobody_sets_is_a_wait_the_run_reports(make_scheduler: MakeSche
     assert not end.settled and "an awaited event no task of its process sets" in end.reason
     [wait] = _events(s, Wait)
     assert (wait.process, wait.ended) == ("c0", False)
+
+
+class MillisecondTtl(AsyncCacheAside):
+    name: ClassVar[str] = "millisecond-ttl"
+
+    async def read(self, key: str) -> str | None:
+        # a script's TTL is read back from the server (PTTL) after the step
+        await self.redis.eval("redis.call('SET', KEYS[1], 'v', 'PX', 1500)", 1,
+                              self.settings.cache_key(key))  # fmt: skip
+        return None
+
+
+def test_a_millisecond_ttl_keeps_its_milliseconds(make_scheduler: MakeScheduler) -> None:
+    # the TTL read back is rounded within the real time the step took: a step timed
+    # with the virtual clock had a window of hours, and PX 1500 became 2 s
+    s = make_scheduler(MillisecondTtl, clients=1)
+    s.reset()
+    s.start("c0", "read", "k1")
+    s.run_to_end("c0")
+    assert s.deadlines.get(s.settings.cache_key("k1")) == 1.5
