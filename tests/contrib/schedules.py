@@ -220,7 +220,8 @@ _CASHEWS_STALE = [start("c0", "read"), *step("c0", 2), start("c1", "write", valu
 _CASHEWS_LOCKED_STALE = [start("c0", "read"), *step("c0", 3), start("c1", "write", value="k1.1"),
                          finish("c1"), finish("c0")]  # fmt: skip
 # @cache.early: a hit older than early_ttl (100 s) takes the refresh lock and reads
-# the row; c1's write commits and deletes; the refresh stores the old value
+# the row; c1's write commits and deletes; the refresh stores the old value (its cold
+# miss has cashews-cache's 5-step stale set too: this is the refresh's own, with time)
 _CASHEWS_EARLY_STALE = [start("c0", "read"), finish("c0"), {"do": "advance", "seconds": 150.0},
                         start("c0", "read"), *step("c0", 3), start("c1", "write", value="k1.1"),
                         finish("c1"), finish("c0")]  # fmt: skip
@@ -253,7 +254,7 @@ FINDINGS.update({
         "c0 holds the lock and has read the row; it takes longer than the lock's TTL (the"
         " cache's, 300 s); the lock expires, c1 takes it and reads the database too",
     ),
-    "cashews-early--converges": Finding(
+    "cashews-early--converges-refresh": Finding(
         f"{CASHEWS}:CashewsEarly", "converges", "time", _CASHEWS_EARLY_STALE,
         "150 s after the fill, c0's read is served the entry and refreshes it early: it"
         " takes the refresh lock and reads the row; c1's write commits and deletes; the"

@@ -71,6 +71,6 @@ def test_the_locked_waiter_spins_until_the_holder_unlocks(cacherace_backend: Bac
 
 
 def test_the_early_refresh_unlocks_in_the_background() -> None:
-    h = load(TRACES / "cashews-early--converges.json").history
+    h = load(TRACES / "cashews-early--converges-refresh.json").history
     bg = [e.command for e in h.events if isinstance(e, Step) and e.process == "c0.bg"]
     assert bg == ["UNLINK early:v2:cr:k1:lock"]  # cashews' fire-and-forget delete

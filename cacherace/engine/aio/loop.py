@@ -101,10 +101,11 @@ class ProcessLoop(asyncio.SelectorEventLoop):  # type: ignore[misc, valid-type]
 
     def step_ended(self) -> None:
         self.stepping = None
-        idle, self.idle = self.idle, []
-        for fut in idle:
-            if not fut.done():
-                fut.set_result(None)
+        if self.idle:  # mostly nobody waits: no list to make (once per step)
+            idle, self.idle = self.idle, []
+            for fut in idle:
+                if not fut.done():
+                    fut.set_result(None)
 
     def cancel_leftovers(self) -> None:
         """From the hub, between runs: tasks an earlier run left behind (a
