@@ -36,7 +36,9 @@ Subclass :class:`Strategy` (or write any class with the same constructor and
   runs on that client's own event loop, which cacherace owns: every awaited
   driver call is a step, exactly as its sync form is. ``asyncio.sleep``, timeouts
   and the loop's clock read virtual time; tasks an operation spawns take their
-  steps as that client's. All operations are sync or all async; a generator or
+  steps as that client's. Tasks left running after an operation need
+  ``background = True`` on the class: they run as the client's background actor
+  ``cN.bg`` (see ``cacherace.engine.aio.background``). All operations are sync or all async; a generator or
   an async generator, or async code on a loop of its own (``asyncio.run`` inside
   ``read``), is refused with one error (see ``cacherace.engine.aio``).
 - Libraries: a strategy may open its own clients (a library's region or pool,
