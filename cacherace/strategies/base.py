@@ -38,9 +38,10 @@ Subclass :class:`Strategy` (or write any class with the same constructor and
   and the loop's clock read virtual time; tasks an operation spawns take their
   steps as that client's. Tasks left running after an operation need
   ``background = True`` on the class: they run as the client's background actor
-  ``cN.bg`` (see ``cacherace.engine.aio.background``). All operations are sync or all async; a generator or
-  an async generator, or async code on a loop of its own (``asyncio.run`` inside
-  ``read``), is refused with one error (see ``cacherace.engine.aio``).
+  ``cN.bg`` (see ``cacherace.engine.aio.background``). All operations are sync or
+  all async; a generator or an async generator, or async code on a loop of its
+  own (``asyncio.run`` inside ``read``), is refused with one error (see
+  ``cacherace.engine.aio``).
 - Libraries: a strategy may open its own clients (a library's region or pool,
   with its own ``decode_responses``); they belong to the client that opened them,
   and a client crash closes them. ``threading.local`` is per client. See
