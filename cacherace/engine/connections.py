@@ -34,6 +34,7 @@ from typing import Any
 import psycopg
 from psycopg.pq import TransactionStatus
 
+from cacherace.engine.drivers.calls import POSTGRES
 from cacherace.engine.drivers.ownership import close_owned, owning
 from cacherace.engine.locks import LOCK_POLL_S, LOCK_TIMEOUT_S
 from cacherace.engine.process import Process
@@ -60,6 +61,7 @@ class Servers:
         self.db_up = True
         self.cache_epoch = 0
         self.db_epoch = 0
+        self.paused: set[str] = set()  # targets (redis, postgres) that hang (engine.hangs)
 
     @property
     def epochs(self) -> tuple[int, int]:
@@ -129,6 +131,8 @@ class Connections:
         """Working connections and a fresh strategy object for ``p`` (a restarted
         application process after a crash, or one whose server restarted)."""
         s = self.servers
+        if POSTGRES in s.paused:  # what psycopg raises after libpq's connect_timeout (measured)
+            raise psycopg.errors.ConnectionTimeout("connection timeout expired")
         cache_epoch, db_epoch = p.epochs
         if p.db is not None and (db_epoch != s.db_epoch or p.db.broken):
             p.db.close()
@@ -173,8 +177,8 @@ class Connections:
         """The server ends a closed connection's backend (rolling back its
         transaction, releasing its locks) on its own time; wait for it, so what the
         next step finds never depends on how fast that happened."""
-        if not self.servers.db_up:
-            return
+        if not self.servers.db_up or POSTGRES in self.servers.paused:
+            return  # a paused server cannot be asked: its resume waits instead
         deadline = time.monotonic() + LOCK_TIMEOUT_S
         with contextlib.suppress(psycopg.Error):
             while time.monotonic() < deadline:

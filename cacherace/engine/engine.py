@@ -185,8 +185,7 @@ class Engine:
         """Move virtual time; keys whose deadline passed are deleted and recorded."""
         self.clock.advance(seconds)
         due = self.deadlines.due(self.clock.now)
-        if due and self.servers.cache_up:
-            self.servers.admin_redis.delete(*due)
+        self.nemesis.expire(due)  # deleted now, or when a paused cache resumes
         self.recorder.event(TimeAdvance, delta=seconds, expired=tuple(due))
         return tuple(due)
 

@@ -21,6 +21,8 @@ import psycopg
 from psycopg.pq import TransactionStatus
 from psycopg.waiting import Ready, Wait
 
+from cacherace.engine import hangs
+from cacherace.engine.drivers.calls import POSTGRES
 from cacherace.engine.process import Process
 from cacherace.engine.runtime import State, park
 
@@ -63,6 +65,8 @@ class LockWaits:
         try:
             state = next(gen)
             while True:
+                if hangs.GIVING_UP and state == Wait.R:  # sent to a paused server
+                    hangs.giving_up(p)
                 readable, writable, broken = select.select(
                     (fileno,) if state & Wait.R else (), (fileno,) if state & Wait.W else (),
                     (fileno,), LOCK_POLL_S,
@@ -106,6 +110,8 @@ class LockWaits:
             time.sleep(LOCK_POLL_S / 4)  # a released statement takes well under a ms
 
     def waits_for_lock(self, conn: Any) -> bool:
+        if POSTGRES in self.servers.paused:
+            return True  # it cannot be asked; it waits at least until the resume
         try:
             row = self.servers.admin_db.execute(
                 "SELECT cardinality(pg_blocking_pids(%s)) > 0",

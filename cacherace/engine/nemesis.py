@@ -5,7 +5,9 @@ Client crash: the process dies between two steps; its operation is abandoned
 (outcome info), its connections close, and a new process takes its place for its
 next operation. Driver-call faults: the next call fails before it reaches the
 server, or after the server applied it; either way the caller sees a connection
-error. Cache and database crash (SIGKILL) and restart; eviction of a key.
+error. Cache and database crash (SIGKILL) and restart; eviction of a key. Cache
+and database pause (SIGSTOP / docker pause) and resume, and a client's timeout
+firing on a call that waits for a paused server (see :mod:`.hangs`).
 """
 
 from __future__ import annotations
@@ -13,13 +15,22 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from cacherace.engine import hangs
+from cacherace.engine.aio import is_async
+from cacherace.engine.drivers.calls import POSTGRES, REDIS
+from cacherace.engine.hangs import Hangs
 from cacherace.engine.process import Process
 from cacherace.model.actions import (
     CACHE_CRASH,
+    CACHE_PAUSE,
     CACHE_RESTART,
+    CACHE_RESUME,
     CLIENT_CRASH,
+    CLIENT_TIMEOUT,
     DB_CRASH,
+    DB_PAUSE,
     DB_RESTART,
+    DB_RESUME,
     EVICT,
     FAIL_AFTER,
     FAIL_BEFORE,
@@ -39,6 +50,7 @@ class Nemesis:
         self.wake = wake  # lets statements waiting for a lock learn it is gone
         self.strategy_cls = strategy_cls
         self.settings = settings
+        self.hangs = Hangs(servers, observers.clock)
 
     # -- processes ----------------------------------------------------------------------
     def crash_client(self, name: str) -> bool:
@@ -47,6 +59,9 @@ class Nemesis:
             return False
         self.recorder.event(Fault, fault=CLIENT_CRASH, process=name,
                             detail=f"at {p.pending.shown()}" if p.pending else "")  # fmt: skip
+        self.hangs.give_up(p, CLIENT_CRASH)  # a hung call was sent: it may still run
+        if POSTGRES in self.servers.paused and p.db is not None and not p.db.closed:
+            self.hangs.given_up_pids.append(p.db.info.backend_pid)  # ends at the resume
         self.connections.disconnect(p)  # the server sees them drop: its transaction rolls back
         self.connections.abandon(p)
         self.wake()  # its locks are gone
@@ -63,6 +78,22 @@ class Nemesis:
                             detail=p.pending.shown() if p.pending else "")  # fmt: skip
         return True
 
+    def timeout_client(self, name: str) -> bool:
+        """``name``'s client gives up on a call that waits for a paused Redis, at its
+        ``socket_timeout`` in virtual time (psycopg has none for a statement)."""
+        p = self.processes[name]
+        h = self.hangs.hung.get(name)
+        timeout = None if h is None or h.call.target != REDIS else self.hangs.client_timeout(p)
+        if h is None or timeout is None:
+            return False
+        late = h.since + timeout - self.observers.clock.now
+        if late > 0:
+            p.engine.advance(late)
+        self.recorder.event(Fault, fault=CLIENT_TIMEOUT, process=name,
+                            detail=f"after {timeout:g} s: {h.call.shown()}")  # fmt: skip
+        self.hangs.give_up(p, CLIENT_TIMEOUT)
+        return True
+
     # -- servers ------------------------------------------------------------------------
     def crash_cache(self) -> bool:
         s = self.servers
@@ -71,10 +102,11 @@ class Nemesis:
         s.redis_server.crash()
         s.cache_up = False
         self.recorder.event(Fault, fault=CACHE_CRASH, detail=s.redis_server.persistence)
+        self._unpaused(REDIS)
         return True
 
     def restart_cache(self) -> bool:
-        if self.servers.cache_up:
+        if self.servers.cache_up:  # up, or paused: resume heals a pause
             return False
         kept = self._restart_cache()
         self.recorder.event(Fault, fault=CACHE_RESTART, detail=f"kept {kept} keys")
@@ -93,6 +125,7 @@ class Nemesis:
         s.pg_server.crash()
         s.db_up = False
         self.recorder.event(Fault, fault=DB_CRASH)
+        self._unpaused(POSTGRES)
         self.wake()  # waiting statements get their connection error
         return True
 
@@ -104,8 +137,77 @@ class Nemesis:
         self.observers.timeline.observe(None)  # what survived the crash
         return True
 
+    def pause_cache(self) -> bool:
+        return self._pause(REDIS, self.servers.redis_server, CACHE_PAUSE)
+
+    def pause_db(self) -> bool:
+        return self._pause(POSTGRES, self.servers.pg_server, DB_PAUSE)
+
+    def _pause(self, target: str, server: Any, fault: str) -> bool:
+        up = self.servers.cache_up if target == REDIS else self.servers.db_up
+        if not up or target in self.servers.paused or not server.can_crash:
+            return False
+        if is_async(self.strategy_cls):  # its calls would block the one thread
+            return False
+        hangs.install()
+        server.pause()
+        self.servers.paused.add(target)
+        self.recorder.event(Fault, fault=fault)
+        return True
+
+    def resume_cache(self) -> bool:
+        return self._resume(REDIS, self.servers.redis_server, CACHE_RESUME)
+
+    def resume_db(self) -> bool:
+        return self._resume(POSTGRES, self.servers.pg_server, DB_RESUME)
+
+    def _resume(self, target: str, server: Any, fault: str | None) -> bool:
+        if target not in self.servers.paused:
+            return False
+        given_up = self.hangs.given_up_keys if target == REDIS else self.hangs.given_up_pids
+        n = len(given_up)
+        server.resume()
+        self.servers.paused.discard(target)
+        if fault is not None:
+            self.recorder.event(Fault, fault=fault,
+                                detail=f"{n} given-up request{'s' * (n != 1)} could run" if n
+                                else "")  # fmt: skip
+        self.hangs.after_resume(target, self.connections, self.observers.tracker)
+        if target == POSTGRES and fault is not None:
+            self.observers.timeline.observe(None)  # what given-up requests committed
+        self._unpaused(target, crashed=False)
+        return True
+
+    def resume_all(self) -> None:
+        """Settle: every paused server resumes (recorded)."""
+        self.resume_cache()
+        self.resume_db()
+
+    def _unpaused(self, target: str, *, crashed: bool = True) -> None:
+        """``target`` runs again (resumed) or died (crashed): calls that hung on it
+        go on, in the order they hung, each completing now or failing."""
+        if crashed:  # nothing given up can run any more
+            self.servers.paused.discard(target)
+            if target == REDIS:
+                self.hangs.deferred.clear()
+                self.hangs.given_up_keys.clear()
+            else:
+                self.hangs.given_up_pids.clear()
+        for h in self.hangs.on(target):
+            if h.process.worker is not None:
+                h.process.engine._switch(h.process)
+
+    def expire(self, due: list[str]) -> None:
+        """Keys whose virtual deadline passed are deleted (at resume if paused)."""
+        self.hangs.expire(due)
+
     def heal(self) -> None:
         """Before a new run: servers left down come back, unrecorded."""
+        for target, server in ((REDIS, self.servers.redis_server),
+                               (POSTGRES, self.servers.pg_server)):  # fmt: skip
+            if target in self.servers.paused:
+                self._resume(target, server, None)
+        self.hangs.clear()
         if not self.servers.cache_up:
             self._restart_cache()
         if not self.servers.db_up:
@@ -113,7 +215,7 @@ class Nemesis:
 
     def evict(self, key: str) -> bool:
         """The cache drops ``key`` (memory pressure): its cached entries vanish."""
-        if not self.servers.cache_up:
+        if not self.servers.cache_up or REDIS in self.servers.paused:
             return False
         names = self.observers.waiting.evictable(key)
         if names:

@@ -32,6 +32,7 @@ MAX_DRAIN_ROUNDS = 100
 def settle(engine: Any) -> EndState:
     settled, reason = True, ""
     try:
+        engine.nemesis.resume_all()
         engine.restart_cache()
         engine.restart_db()
         for _ in range(MAX_SETTLE_PASSES):

@@ -15,6 +15,7 @@ from typing import Any
 import psycopg
 import redis
 
+from cacherace.engine import hangs
 from cacherace.engine.drivers.calls import REDIS, Call, step_result
 from cacherace.engine.drivers.clock import real_perf_counter
 from cacherace.engine.process import Process
@@ -41,12 +42,13 @@ def _timed_out() -> None:
 
 
 class Stepper:
-    __slots__ = ("locks", "observers", "recorder")
+    __slots__ = ("locks", "observers", "paused", "recorder")
 
     def __init__(self, recorder: Any, observers: Any, locks: Any) -> None:
         self.recorder = recorder
         self.observers = observers
         self.locks = locks
+        self.paused: set[str] = locks.servers.paused  # servers that hang (engine.hangs)
 
     def perform(self, p: Process, call: Call, run: Callable[[], Any], conn: Any = None) -> Any:
         """Park until scheduled, then make the driver call and record it."""
@@ -78,6 +80,8 @@ class Stepper:
         park(p)  # the hub resumes us when this step is scheduled
         if p.state is State.CRASHED:
             raise ClientCrashed()
+        if self.paused and call.target in self.paused:
+            hangs.before(p, call)  # it waits as the server is paused: see engine.hangs
         answerable = not call.blocking or p.engine.waiting.until_answerable(p, call)
         p.pending = None
         inject, p.inject = p.inject, None
@@ -107,7 +111,7 @@ class Stepper:
             if p.state is State.STEPPING:
                 p.state = State.RUNNING
         if failure is not None:
-            if isinstance(failure, _BLOCKED):
+            if isinstance(failure, _BLOCKED) and call.target not in self.paused:
                 p.blocked = self.locks.blocked_message(p, call, failure)
                 p.state = State.BLOCKED
                 raise StepBlocked(p.blocked)

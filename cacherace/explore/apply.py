@@ -18,10 +18,15 @@ from cacherace.engine.engine import HarnessError, Scheduler
 from cacherace.explore import hygiene
 from cacherace.model.actions import (
     CACHE_CRASH,
+    CACHE_PAUSE,
     CACHE_RESTART,
+    CACHE_RESUME,
     CLIENT_CRASH,
+    CLIENT_TIMEOUT,
     DB_CRASH,
+    DB_PAUSE,
     DB_RESTART,
+    DB_RESUME,
     Action,
     Advance,
     BadAction,
@@ -52,6 +57,10 @@ def _server_fault(s: Scheduler, fault: str) -> bool:
         return s.crash_db()
     if fault == DB_RESTART:
         return s.restart_db()
+    hang = {CACHE_PAUSE: s.nemesis.pause_cache, CACHE_RESUME: s.nemesis.resume_cache,
+            DB_PAUSE: s.nemesis.pause_db, DB_RESUME: s.nemesis.resume_db}.get(fault)  # fmt: skip
+    if hang is not None:
+        return hang()
     raise BadAction(f"unknown server fault {fault!r}")
 
 
@@ -76,6 +85,8 @@ def apply(s: Scheduler, action: Action | Mapping[str, Any]) -> bool:
             case ClientFault(fault, process):
                 if fault == CLIENT_CRASH:
                     return s.crash_client(process)
+                if fault == CLIENT_TIMEOUT:
+                    return s.nemesis.timeout_client(process)
                 return s.fail_next_call(process, fault)
             case ServerFault(fault):
                 return _server_fault(s, fault)

@@ -23,10 +23,15 @@ from cacherace.explore.scope import Scope, Workload
 from cacherace.explore.tiers import TIERS, faults_up_to
 from cacherace.model.actions import (
     CACHE_CRASH,
+    CACHE_PAUSE,
     CACHE_RESTART,
+    CACHE_RESUME,
     CLIENT_CRASH,
+    CLIENT_TIMEOUT,
     DB_CRASH,
+    DB_PAUSE,
     DB_RESTART,
+    DB_RESUME,
     EVICT,
     FAIL_AFTER,
     FAIL_BEFORE,
@@ -39,7 +44,10 @@ from cacherace.model.actions import (
     StepAction,
 )
 
-_RESTART = {CACHE_CRASH: CACHE_RESTART, DB_CRASH: DB_RESTART}
+#: Each server fault and what heals it (a crash's restart, a pause's resume).
+_RESTART = {CACHE_CRASH: CACHE_RESTART, DB_CRASH: DB_RESTART,
+            CACHE_PAUSE: CACHE_RESUME, DB_PAUSE: DB_RESUME}  # fmt: skip
+_TWIN = {CACHE_CRASH: CACHE_PAUSE, CACHE_PAUSE: CACHE_CRASH, DB_CRASH: DB_PAUSE, DB_PAUSE: DB_CRASH}
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,9 +89,11 @@ class Choices:
         self.level = TIERS.index(tier)
         allowed = set(faults_up_to(tier))
         if not (s.redis_server.can_crash and s.pg_server.can_crash):
-            allowed -= {CACHE_CRASH, DB_CRASH}
+            allowed -= {CACHE_CRASH, DB_CRASH, CACHE_PAUSE, DB_PAUSE}
         self.client_faults = [f for f in (FAIL_BEFORE, FAIL_AFTER, CLIENT_CRASH) if f in allowed]
-        self.server_crashes = [f for f in (CACHE_CRASH, DB_CRASH) if f in allowed]
+        self.server_crashes = [f for f in (CACHE_CRASH, DB_CRASH, CACHE_PAUSE, DB_PAUSE)
+                               if f in allowed]  # fmt: skip
+        self.timeouts = CLIENT_TIMEOUT in allowed
         self.evict = EVICT in allowed
         self.durations = durations if self.level >= 1 else []
         self.keys = list(s.keys[: scope.keys])
@@ -112,6 +122,8 @@ class Choices:
         for name in run.names:
             p = self.s.processes[name]
             if p.worker is not None:
+                if self.timeouts and faults_left and name in self.s.nemesis.hangs.hung:
+                    out.append(Choice(CLIENT_TIMEOUT, None, name))  # moves time: the nemesis's
                 if p.waiting or not self.s.waiting.can_step(p):
                     continue  # not enabled until its wait can end
                 out.append(Choice("step", name))
@@ -123,8 +135,8 @@ class Choices:
             if self.evict and self.s.cache_up:
                 out += [Choice(EVICT, None, k) for k in self.keys]
             for crash in self.server_crashes:
-                server_up = self.s.cache_up if crash == CACHE_CRASH else self.s.db_up
-                if server_up and crash not in run.down:
+                server_up = self.s.cache_up if crash in (CACHE_CRASH, CACHE_PAUSE) else self.s.db_up
+                if server_up and not run.down & {crash, _TWIN[crash]}:  # not down nor paused
                     out.append(Choice(crash))
         out += [Choice(_RESTART[c]) for c in sorted(run.down)]
         return out
@@ -151,6 +163,8 @@ class Choices:
             return [ClientFault(c.kind, c.process), StepAction(c.process)]  # type: ignore[arg-type]
         if c.kind == CLIENT_CRASH:
             return [ClientFault(CLIENT_CRASH, c.process)]  # type: ignore[arg-type]
+        if c.kind == CLIENT_TIMEOUT:
+            return [ClientFault(CLIENT_TIMEOUT, str(c.arg))]
         if c.kind == "advance":
             return [Advance(float(c.arg))]
         if c.kind == EVICT:
@@ -171,7 +185,7 @@ class Choices:
             run.faults += 1
             run.down.add(c.kind)
             run.used_tier_feature |= self.level == 3
-        elif c.kind in (CACHE_RESTART, DB_RESTART):
+        elif c.kind in _RESTART.values():
             run.down -= {k for k, v in _RESTART.items() if v == c.kind}
         elif c.kind != "step":
             run.faults += 1

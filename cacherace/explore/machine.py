@@ -1,4 +1,4 @@
-"""The Hypothesis state machine that hunts races and crashes.
+"""The Hypothesis state machine that hunts races, crashes and hangs.
 
 Hypothesis draws everything (operations, keys, which process steps next, faults,
 time advances) on the test's thread; the scheduler executes it against the real
@@ -11,10 +11,12 @@ the shrinker can delete any of them without changing the rest.
 
 Tiers keep verdicts honest about what a break needed: ``concurrency`` has only
 operations and steps; ``time`` adds virtual time advances; ``faults`` adds client
-crashes, driver-call failures and evictions; ``crashes`` adds cache and database
-crashes. Server crashes are a tier of their own because each costs a server
-restart (~30 ms, against ~8 ms for a whole example without one): mixed into the
-faults tier they made it 15x slower and, leaving servers down, hid client faults.
+crashes, driver-call failures and evictions; ``crashes`` ("crashes and hangs")
+adds cache and database crashes, pauses (calls to a paused server wait until it
+resumes or their client's timeout fires) and client timeouts. Server crashes are
+a tier of their own because each costs a server restart (~30 ms, against ~8 ms
+for a whole example without one): mixed into the faults tier they made it 15x
+slower and, leaving servers down, hid client faults.
 
 All claims under exploration are checked on every example; each claim fails with
 its own exception type, so Hypothesis shrinks each broken claim separately.
@@ -38,10 +40,15 @@ from cacherace.explore.apply import apply
 from cacherace.explore.tiers import TIERS, is_fault, time_steps
 from cacherace.model.actions import (
     CACHE_CRASH,
+    CACHE_PAUSE,
     CACHE_RESTART,
+    CACHE_RESUME,
     CLIENT_CRASH,
+    CLIENT_TIMEOUT,
     DB_CRASH,
+    DB_PAUSE,
     DB_RESTART,
+    DB_RESUME,
     FAIL_AFTER,
     FAIL_BEFORE,
     Action,
@@ -162,17 +169,19 @@ def machine_for(
 
         def act(self, action: Action, wait: float = 0.0, fault: str | None = None) -> None:
             """``action``, unless it does not apply, optionally after ``wait`` virtual
-            seconds and with ``fault`` on its process (a crash replaces the action)."""
+            seconds and with ``fault`` on its process (a crash, or a timeout of a call
+            that hangs, replaces the action)."""
             process = action.process  # type: ignore[union-attr]
             in_flight = scheduler.busy(process)
             if in_flight != (not isinstance(action, Start)):
                 return  # stepping an idle process, starting a busy one: no-op
             if wait:
                 self._do(Advance(wait))
-            if fault == CLIENT_CRASH:
-                self._do(ClientFault(CLIENT_CRASH, process))
+            if fault == CLIENT_CRASH or (fault == CLIENT_TIMEOUT
+                                         and process in scheduler.nemesis.hangs.hung):  # fmt: skip
+                self._do(ClientFault(fault, process))  # instead of the action
                 return
-            if fault is not None:
+            if fault is not None and fault != CLIENT_TIMEOUT:
                 self._do(ClientFault(fault, process))
             if isinstance(action, Start) and action.f == "write":
                 self.written += 1
@@ -228,11 +237,10 @@ def machine_for(
     processes = st.sampled_from(list(scheduler.processes))
     steps = time_steps(scheduler.settings)
     waits = st.sampled_from([0.0, 0.0, 0.0, *steps]) if level >= 1 else st.just(0.0)
-    faults = (
-        st.sampled_from([None, None, None, None, FAIL_AFTER, FAIL_BEFORE, CLIENT_CRASH])
-        if level >= 2
-        else st.none()
-    )
+    client_faults = [None, None, None, None, FAIL_AFTER, FAIL_BEFORE, CLIENT_CRASH]
+    if level >= 3 and crashable:  # the client gives up on a call to a paused server
+        client_faults.append(CLIENT_TIMEOUT)
+    faults = st.sampled_from(client_faults) if level >= 2 else st.none()
     fs = st.sampled_from(["read", "write"])
     rules: dict[str, Any] = {
         # One rule both starts and steps: an idle process starts an operation, a busy
@@ -252,8 +260,10 @@ def machine_for(
         # a server left down poisons the rest of an example (no fills, no writes).
         # Mostly no outage at all: each costs a server restart, and one or two per
         # example already put operations before, during and after one.
+        # A pause stays until its resume is drawn (or settle): calls in between hang.
         outages = [None] * 8 + ["bounce-cache", "bounce-db", CACHE_CRASH, CACHE_RESTART,
-                                DB_CRASH, DB_RESTART]  # fmt: skip
+                                DB_CRASH, DB_RESTART, CACHE_PAUSE, CACHE_RESUME,
+                                DB_PAUSE, DB_RESUME]  # fmt: skip
         rules["outage"] = rule(do=st.sampled_from(outages))(
             lambda self, do: None if do is None else self._outage(do)
         )

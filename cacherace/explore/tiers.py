@@ -2,7 +2,8 @@
 
 ``concurrency`` has only operations and steps; ``time`` adds virtual time
 advances; ``faults`` adds client crashes, driver-call failures and evictions;
-``crashes`` adds cache and database crashes (and their restarts). Both explorers
+``crashes`` ("crashes and hangs") adds cache and database crashes and their
+restarts, pauses and their resumes, and client timeouts on calls to a paused server. Both explorers
 search tier by tier with these sets, and a verdict names the weakest tier whose
 actions the (minimal) breaking schedule uses.
 """
@@ -13,11 +14,13 @@ from collections.abc import Sequence
 
 from cacherace.model.actions import (
     CLIENT_CRASH,
+    CLIENT_TIMEOUT,
     EVICT,
     FAIL_AFTER,
     FAIL_BEFORE,
     HEALS,
     SERVER_CRASHES,
+    SERVER_HANGS,
     Action,
     Advance,
     ClientFault,
@@ -27,13 +30,16 @@ from cacherace.model.actions import (
 from cacherace.strategies.base import Settings
 
 TIERS = ("concurrency", "time", "faults", "crashes")
+#: What each tier is called in words (``crashes`` keeps its name in traces and JSON).
+TIER_TITLES = {"concurrency": "concurrency", "time": "time", "faults": "faults",
+               "crashes": "crashes and hangs"}  # fmt: skip
 
 #: The faults each tier adds (a tier may use its own and every weaker tier's).
 TIER_FAULTS: dict[str, tuple[str, ...]] = {
     "concurrency": (),
     "time": (),
     "faults": (FAIL_AFTER, FAIL_BEFORE, CLIENT_CRASH, EVICT),
-    "crashes": tuple(sorted(SERVER_CRASHES)),
+    "crashes": (*sorted(SERVER_CRASHES), *sorted(SERVER_HANGS), CLIENT_TIMEOUT),
 }
 
 
@@ -68,7 +74,8 @@ def is_fault(action: Action) -> bool:
 def needed_tier(schedule: Sequence[Action]) -> str:
     """The weakest tier whose actions a (minimal) schedule uses: what the break
     needed, whichever tier's search happened to find it."""
-    if any(isinstance(a, ServerFault) for a in schedule):
+    if any(isinstance(a, ServerFault) or getattr(a, "fault", None) == CLIENT_TIMEOUT
+           for a in schedule):  # fmt: skip
         return "crashes"
     if any(is_fault(a) for a in schedule):
         return "faults"

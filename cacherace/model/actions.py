@@ -27,6 +27,11 @@ CACHE_CRASH = "cache-crash"
 CACHE_RESTART = "cache-restart"
 DB_CRASH = "db-crash"
 DB_RESTART = "db-restart"
+CACHE_PAUSE = "cache-pause"
+CACHE_RESUME = "cache-resume"
+DB_PAUSE = "db-pause"
+DB_RESUME = "db-resume"
+CLIENT_TIMEOUT = "client-timeout"
 
 #: Names traces written before one name per fault used for their actions.
 ALIASES: dict[str, str] = {
@@ -75,8 +80,9 @@ class Advance:
 
 @dataclass(frozen=True, slots=True)
 class ClientFault:
-    """A fault on one process: its crash, or its next driver call failing
-    before or after it took effect (``fault`` is one of the three names)."""
+    """A fault on one process: its crash, its next driver call failing before or
+    after it took effect, or its client's timeout firing on a call that waits for
+    a paused server (``fault`` is one of the four names)."""
 
     fault: str
     process: str
@@ -88,8 +94,9 @@ class ClientFault:
 
 @dataclass(frozen=True, slots=True)
 class ServerFault:
-    """A server crashes or restarts (``fault``: cache-crash, cache-restart,
-    db-crash, db-restart)."""
+    """A server crashes or restarts, or hangs (SIGSTOP / docker pause) and resumes
+    (``fault``: cache-crash, cache-restart, db-crash, db-restart, cache-pause,
+    cache-resume, db-pause, db-resume)."""
 
     fault: str
 
@@ -108,12 +115,15 @@ class Evict:
 
 Action = Start | StepAction | Finish | Advance | ClientFault | ServerFault | Evict
 
-CLIENT_FAULTS = frozenset({CLIENT_CRASH, FAIL_BEFORE, FAIL_AFTER})
-SERVER_FAULTS = frozenset({CACHE_CRASH, CACHE_RESTART, DB_CRASH, DB_RESTART})
+CLIENT_FAULTS = frozenset({CLIENT_CRASH, FAIL_BEFORE, FAIL_AFTER, CLIENT_TIMEOUT})
+SERVER_FAULTS = frozenset({CACHE_CRASH, CACHE_RESTART, DB_CRASH, DB_RESTART,
+                           CACHE_PAUSE, CACHE_RESUME, DB_PAUSE, DB_RESUME})  # fmt: skip
 #: Faults that break something (restarts heal one), for tiers and reports.
 SERVER_CRASHES = frozenset({CACHE_CRASH, DB_CRASH})
+#: Hangs (Jepsen's "pause"): the server stops answering until it resumes.
+SERVER_HANGS = frozenset({CACHE_PAUSE, DB_PAUSE})
 FAULTS = CLIENT_FAULTS | SERVER_FAULTS | {EVICT}
-HEALS = frozenset({CACHE_RESTART, DB_RESTART})
+HEALS = frozenset({CACHE_RESTART, DB_RESTART, CACHE_RESUME, DB_RESUME})
 
 _SIMPLE: dict[str, type] = {"start": Start, "step": StepAction, "finish": Finish,
                             "advance": Advance, EVICT: Evict}  # fmt: skip

@@ -87,7 +87,8 @@ class Step:
 @dataclass(frozen=True, slots=True)
 class Fault:
     """A fault or its healing: ``cache-crash``, ``cache-restart``, ``db-crash``,
-    ``db-restart``, ``client-crash``, ``evict``, ``fail-before``, ``fail-after``."""
+    ``db-restart``, ``cache-pause``, ``cache-resume``, ``db-pause``, ``db-resume``,
+    ``client-crash``, ``client-timeout``, ``evict``, ``fail-before``, ``fail-after``."""
 
     index: int
     time: float

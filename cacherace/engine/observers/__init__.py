@@ -32,7 +32,7 @@ class Observers:
                    conn: Any, index: int) -> None:  # fmt: skip
         self.waiting.after_step(p, call, index)
         if call.target == REDIS:
-            if self.servers.cache_up:
+            if self.servers.cache_up and REDIS not in self.servers.paused:  # else at resume
                 self.tracker.after(call, result, self.clock.now, failure is not None, p.started)
             return
         if call.writes:
