@@ -30,8 +30,8 @@ def available_without_cache(history: History) -> Verdict:
 
     - the client crashed while it ran (a ``client-crash`` fault for its process
       between its invoke and its complete);
-    - the database was down at any point while it ran (``db-crash`` to
-      ``db-restart``);
+    - the database was down or paused at any point while it ran (``db-crash`` to
+      ``db-restart``, ``db-pause`` to ``db-resume``);
     - a driver-call fault was injected into one of its PostgreSQL steps
       (``Step.injected``).
 
@@ -53,11 +53,11 @@ def available_without_cache(history: History) -> Verdict:
                 down, ever_down = e, True
             elif e.fault == "cache-restart":
                 down = None
-            elif e.fault == "db-crash":
+            elif e.fault in ("db-crash", "db-pause"):
                 db_down = True
                 for running in pending.values():
                     running.excused = True
-            elif e.fault == "db-restart":
+            elif e.fault in ("db-restart", "db-resume"):
                 db_down = False
             elif e.fault == "client-crash":
                 for (process, _), crashed in pending.items():

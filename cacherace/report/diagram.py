@@ -108,6 +108,10 @@ _FAULT_TEXT = {
     "cache-restart": "↻ cache restart",
     "db-crash": "✗ db crash",
     "db-restart": "↻ db restart",
+    "cache-pause": "⏸ cache pause",
+    "cache-resume": "▶ cache resume",
+    "db-pause": "⏸ db pause",
+    "db-resume": "▶ db resume",
 }
 
 
@@ -117,6 +121,9 @@ def _fault_row(lay: Layout, row: list[str], e: Fault, prefix: str | None) -> Non
             lay.note(row, e.process, "✗ crashed")
         else:  # a narrow column drops "next call:", never the fault's name
             lay.note(row, e.process, StepText("↯", ("next", "call:"), 0, (), e.fault))
+        return
+    if e.fault == "client-timeout" and e.process in lay.x:
+        lay.note(row, e.process, f"⏱ timed out {e.detail.split(':', 1)[0]}")
         return
     target = POSTGRES if e.fault.startswith("db-") else REDIS
     text = _FAULT_TEXT.get(e.fault, f"✗ {e.fault}")

@@ -33,3 +33,15 @@ def test_postgres_requests_given_up_take_effect_on_resume(container_backend: Bac
 
 def test_a_paused_server_can_crash_and_restart(container_backend: Backend) -> None:
     pause_checks.a_paused_server_can_crash_and_restart(container_backend)
+
+
+def test_the_hang_trace_replays_on_containers(container_backend: Backend) -> None:
+    """The engine's hang model on docker pause/unpause: the trace whose cache hangs
+    mid-write (a client timeout, the given-up SET run at resume) replays exactly."""
+    from cacherace.explore.replay import replay_trace
+    from cacherace.report.trace import load
+    from tests.engine.test_hangs import HANG_TRACE
+
+    runs = 2
+    results = [replay_trace(load(HANG_TRACE), container_backend) for _ in range(runs)]
+    assert sum(r.same_history and r.verdict.broken for r in results) == runs

@@ -122,3 +122,19 @@ def test_actor_operations_are_ignored() -> None:
     h.invoke("a0", "flush")
     h.fail("a0")
     assert check(AVAIL, h.history).status is Status.UNKNOWN
+
+
+def test_a_paused_database_excuses_a_failure_as_a_crashed_one_does() -> None:
+    h = H(initial={"k": "k.0"})
+    h.fault("cache-crash")
+    h.fault("db-pause")
+    h.invoke("c0", "read", "k")  # began while the database was paused
+    h.fail("c0", "cannot connect: connection timeout expired")
+    h.invoke("c1", "read", "k")
+    h.fault("db-resume")
+    h.fail("c1")
+    h.read("c0", "k", "k.0")
+    assert check(AVAIL, h.history).status is Status.HOLDS
+    h.invoke("c1", "read", "k")  # after the resume: nothing excuses it
+    h.fail("c1")
+    assert check(AVAIL, h.history).broken
