@@ -114,6 +114,7 @@ class Engine:
         for p in self.processes.values():
             self.connections.abandon(p)
             self.connections.disconnect(p)
+        self.nemesis.unpause()  # the servers outlive this engine
         self.servers.close()
 
     # -- operations and steps ----------------------------------------------------------

@@ -201,13 +201,17 @@ class Nemesis:
         """Keys whose virtual deadline passed are deleted (at resume if paused)."""
         self.hangs.expire(due)
 
-    def heal(self) -> None:
-        """Before a new run: servers left down come back, unrecorded."""
+    def unpause(self) -> None:
+        """Paused servers resume, unrecorded (a new run, or the engine's close)."""
         for target, server in ((REDIS, self.servers.redis_server),
                                (POSTGRES, self.servers.pg_server)):  # fmt: skip
             if target in self.servers.paused:
                 self._resume(target, server, None)
         self.hangs.clear()
+
+    def heal(self) -> None:
+        """Before a new run: servers left down come back, unrecorded."""
+        self.unpause()
         if not self.servers.cache_up:
             self._restart_cache()
         if not self.servers.db_up:

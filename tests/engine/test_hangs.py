@@ -213,3 +213,13 @@ def test_the_hang_trace_shows_the_ambiguous_write_and_replays_every_time(
     runs = 3
     same = sum(replay_trace(trace, cacherace_backend).same_history for _ in range(runs))
     assert same == runs
+
+
+def test_closing_the_engine_resumes_what_it_paused(make_scheduler: MakeScheduler) -> None:
+    s = make_scheduler(WriteThrough, clients=1)
+    _writer_hung_at_set(s)
+    _do(s, ServerFault(DB_PAUSE))
+    s.close()  # the session's servers outlive it
+    assert not s.redis_server.paused and not s.pg_server.paused
+    with s.pg_server.connect() as conn:
+        assert conn.execute("SELECT 1").fetchone() == (1,)
