@@ -167,6 +167,14 @@ class Hangs:
             GIVING_UP.pop(p, None)  # a call that failed before its reply was awaited
         return h
 
+    def can_time_out(self, name: str) -> bool:
+        """Whether ``client-timeout`` applies to ``name``: it hangs on Redis, and its
+        client has a timeout (psycopg has none for a statement)."""
+        h = self.hung.get(name)
+        return (
+            h is not None and h.call.target == REDIS and self.client_timeout(h.process) is not None
+        )
+
     def client_timeout(self, p: Any) -> float | None:
         """The process's Redis client timeout (redis-py's ``socket_timeout``), if any."""
         client = p.redis

@@ -83,9 +83,9 @@ class Nemesis:
         ``socket_timeout`` in virtual time (psycopg has none for a statement)."""
         p = self.processes[name]
         h = self.hangs.hung.get(name)
-        timeout = None if h is None or h.call.target != REDIS else self.hangs.client_timeout(p)
-        if h is None or timeout is None:
+        if h is None or not self.hangs.can_time_out(name):
             return False
+        timeout = self.hangs.client_timeout(p) or 0.0
         late = h.since + timeout - self.observers.clock.now
         if late > 0:
             p.engine.advance(late)

@@ -122,7 +122,7 @@ class Choices:
         for name in run.names:
             p = self.s.processes[name]
             if p.worker is not None:
-                if self.timeouts and faults_left and name in self.s.nemesis.hangs.hung:
+                if self.timeouts and faults_left and self.s.nemesis.hangs.can_time_out(name):
                     out.append(Choice(CLIENT_TIMEOUT, None, name))  # moves time: the nemesis's
                 if p.waiting or not self.s.waiting.can_step(p):
                     continue  # not enabled until its wait can end

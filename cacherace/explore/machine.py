@@ -177,8 +177,8 @@ def machine_for(
                 return  # stepping an idle process, starting a busy one: no-op
             if wait:
                 self._do(Advance(wait))
-            if fault == CLIENT_CRASH or (fault == CLIENT_TIMEOUT
-                                         and process in scheduler.nemesis.hangs.hung):  # fmt: skip
+            hangs = scheduler.nemesis.hangs
+            if fault == CLIENT_CRASH or (fault == CLIENT_TIMEOUT and hangs.can_time_out(process)):
                 self._do(ClientFault(fault, process))  # instead of the action
                 return
             if fault is not None and fault != CLIENT_TIMEOUT:

@@ -267,8 +267,8 @@ def describe(step: Step, prefix: str | None = "cr:", names: Mapping[str, str] = 
 def fit(st: StepText, limit: int) -> str:
     """``st`` in at most ``limit`` characters: whole words are left out from the
     middle of the command, then from the end of the result (shown as ``…``); the
-    command's name and key and the outcome stay. Only a name or key too long for
-    the room is cut."""
+    command's name and key and the outcome stay (a long error keeps its first
+    words). Only a name or key too long for the room is cut."""
     text = st.full()
     if len(text) <= limit:
         return text
@@ -280,6 +280,9 @@ def fit(st: StepText, limit: int) -> str:
         tail = st._tail([fit_words(st.result, room)])
     kept = _from_end(rest, limit - len(join(head, ELLIPSIS, tail)))
     body = join(head, ELLIPSIS if len(kept) < len(rest) else "", *kept, tail)
+    if len(body) > limit and st.outcome:  # a long error: whole words of it, from its start
+        lead = body[: len(body) - len(st.outcome)].rstrip()
+        body = join(lead, fit_words(st.outcome.split(" "), limit - len(lead) - 1))
     return body if len(body) <= limit else _cut(body, limit)
 
 

@@ -223,3 +223,26 @@ def test_closing_the_engine_resumes_what_it_paused(make_scheduler: MakeScheduler
     assert not s.redis_server.paused and not s.pg_server.paused
     with s.pg_server.connect() as conn:
         assert conn.execute("SELECT 1").fetchone() == (1,)
+
+
+def test_the_systematic_explorer_offers_pauses_resumes_and_timeouts(
+    make_scheduler: MakeScheduler,
+) -> None:
+    from cacherace.explore.choices import Choice, Choices, RunState
+    from cacherace.explore.scope import Scope, Workload
+
+    s = make_scheduler(WriteThrough, clients=1)
+    _writer_hung_at_set(s)
+    w = Workload(ops=((("write", "k1"),),), actor_runs=())
+    choices = Choices(s, Scope(clients=1, faults=2), "crashes", [1.0])
+    run = RunState(w, ("c0",), down={CACHE_PAUSE}, faults=1)
+    offered = choices.enabled(run)
+    assert Choice(CLIENT_TIMEOUT, None, "c0") in offered
+    assert Choice(CACHE_RESUME) in offered
+    assert Choice("cache-crash") not in offered  # paused: it resumes first
+    assert Choice(DB_PAUSE) in offered
+    assert choices.actions(run, Choice(CLIENT_TIMEOUT, None, "c0"), {}) == [
+        ClientFault(CLIENT_TIMEOUT, "c0")
+    ]
+    assert Choice(CACHE_PAUSE) not in Choices(s, Scope(clients=1), "faults", []).enabled(run)
+    s.settle()
