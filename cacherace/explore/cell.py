@@ -164,7 +164,7 @@ def describe_tier(tier: str, needed: Sequence[str]) -> str:
         return "broken by concurrency alone"
     if tier == "time":
         return "broken by concurrency with virtual time passing"
-    what = "server crashes" if tier == "crashes" else "faults"
+    what = "server crashes and hangs" if tier == "crashes" else "faults"
     return f"broken only with {what}: {', '.join(needed)}" if needed else f"broken with {what}"
 
 

@@ -18,8 +18,10 @@ schedule
     The order in which steps of clients and actors run, plus where faults and time
     advances fall.
 fault
-    Something that breaks: cache crash, database crash, client crash, a driver call
-    that fails before or after it took effect, eviction of a key.
+    Something that breaks: cache crash, database crash, a cache or database pause
+    (a hang, until it resumes), client crash, a client's timeout on a call to a
+    paused server, a driver call that fails before or after it took effect,
+    eviction of a key.
 virtual time
     The clock the harness owns. TTLs and delays count in it; it only moves when the
     schedule says so.
@@ -36,8 +38,10 @@ process
     running, parked (at a step), stepping, calling, waiting, crashed, blocked.
 tier
     What a schedule may use: ``concurrency``; + ``time``; + ``faults`` (client
-    crash, driver-call failure, eviction); + ``crashes`` (cache or database
-    crash and restart). A verdict names the weakest tier that breaks the claim.
+    crash, driver-call failure, eviction); + ``crashes``, "crashes and hangs"
+    (cache or database crash and restart, pause and resume, a client's timeout on
+    a call to a paused server). A verdict names the weakest tier that breaks the
+    claim.
 scope
     The bound of a systematic search: clients, operations per client, keys,
     faults, preemptions.
@@ -46,7 +50,7 @@ evidence
     random with N examples.
 waiting
     A process that cannot go on until another acts or time passes (a lock, a
-    sleep, a blocking command); recorded as a ``Wait`` event when it ends, or
+    sleep, a blocking command, a call to a paused server); recorded as a ``Wait`` event when it ends, or
     when nothing can end it.
 
 Nothing in this package does I/O, starts threads or imports a driver.
