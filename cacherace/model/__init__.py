@@ -50,8 +50,8 @@ evidence
     random with N examples.
 waiting
     A process that cannot go on until another acts or time passes (a lock, a
-    sleep, a blocking command, a call to a paused server); recorded as a ``Wait`` event when it ends, or
-    when nothing can end it.
+    sleep, a blocking command, a call to a paused server); recorded as a ``Wait``
+    event when it ends, or when nothing can end it.
 
 Nothing in this package does I/O, starts threads or imports a driver.
 """
