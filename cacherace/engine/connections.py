@@ -211,6 +211,8 @@ class Connections:
         """End the transaction ``p``'s connections left open; True when there was one."""
         if not self.servers.db_up or p.epochs[1] != self.servers.db_epoch:
             return False  # its server is down or restarted: that backend and its locks are gone
+        if POSTGRES in self.servers.paused:
+            return False  # it cannot be asked; the resume's heal ends it (engine.nemesis)
         db, theirs = p.db, any(map(_open, _owned_db(p)))  # a library's own connections
         if not theirs and (db is None or not _open(db)):
             return False

@@ -173,9 +173,10 @@ class Nemesis:
                                 detail=f"{n} given-up request{'s' * (n != 1)} could run" if n
                                 else "")  # fmt: skip
         self.hangs.after_resume(target, self.connections, self.observers.tracker)
-        if target == POSTGRES and fault is not None:
-            self.observers.timeline.observe(None)  # what given-up requests committed
-        self._unpaused(target, crashed=False)
+        if fault is not None:  # unrecorded: between runs, whose work is abandoned
+            if target == POSTGRES:
+                self.observers.timeline.observe(None)  # what given-up requests committed
+            self._unpaused(target, crashed=False)
         return True
 
     def resume_all(self) -> None:
@@ -211,7 +212,9 @@ class Nemesis:
 
     def heal(self) -> None:
         """Before a new run: servers left down come back, unrecorded."""
-        self.unpause()
+        if self.servers.paused:
+            self.unpause()  # then end what the pause kept the run's end from ending
+            self.connections.end_run(self.processes.values())
         if not self.servers.cache_up:
             self._restart_cache()
         if not self.servers.db_up:

@@ -246,3 +246,19 @@ def test_the_systematic_explorer_offers_pauses_resumes_and_timeouts(
     ]
     assert Choice(CACHE_PAUSE) not in Choices(s, Scope(clients=1), "faults", []).enabled(run)
     s.settle()
+
+
+def test_a_reset_while_paused_resumes_and_ends_the_run_without_waiting(
+    make_scheduler: MakeScheduler,
+) -> None:
+    s = make_scheduler(_InTransaction, clients=1)
+    s.reset()
+    _do(s, Start("c0", "write", "k1", "k1.1"), StepAction("c0"), StepAction("c0"))  # at COMMIT
+    _do(s, ServerFault(DB_PAUSE), ServerFault(CACHE_PAUSE), StepAction("c0"))
+    s.reset()  # a run that ended unsettled: nothing waits for the paused servers
+    assert not s.pg_server.paused and not s.redis_server.paused
+    row = s.admin_db.execute(f"SELECT value FROM {s.settings.table} WHERE key = 'k1'").fetchone()
+    assert row == ("k1.0",)  # the transaction never committed
+    _do(s, Start("c0", "write", "k1", "k1.2"))
+    s.run_to_end("c0")
+    assert completes(s.history)[-1].type is Outcome.OK
