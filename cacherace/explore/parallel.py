@@ -291,6 +291,8 @@ class Pool:
                 h.process.kill()
                 h.process.join()
             h.conn.close()
+        if self.live:
+            sweep_dirs()  # again: a dead worker's server may have written after the first sweep
         self.live = []
 
 

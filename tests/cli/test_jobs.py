@@ -21,10 +21,12 @@ from tests.explore.test_honest import HERE
 
 from .helpers import backend_args, processes_under, run_cli, run_cli_process, servers_reaped
 
-#: a scope that takes seconds: one tier, one preemption, a few random examples
+#: a scope that takes seconds, searched to its end (no budget binds): one tier, one
+#: preemption, a few random examples
 SMALL = (
     "--tier", "concurrency", "--preemptions", "1", "--mode", "both",
-    "--exhaustive-seconds", "0", "--max-examples", "5", "--quiet",
+    "--exhaustive-seconds", "0", "--exhaustive-schedules", "0", "--max-examples", "5",
+    "--quiet",
 )  # fmt: skip
 #: one claim that breaks (the stale set) and one that holds (full search)
 TWO_CLAIMS = ("--claim", "converges", "--claim", "no-aborted-reads")
