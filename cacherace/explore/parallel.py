@@ -51,8 +51,7 @@ from cacherace.servers.reaper import sweep_dirs
 from cacherace.strategies import Settings
 from cacherace.strategies.registry import load_strategy_spec
 
-#: seconds a worker gets to stop its servers after SIGTERM before it is killed
-STOP_SECONDS = 10.0
+STOP_SECONDS = 10.0  # a worker's time to stop its servers after SIGTERM, then SIGKILL
 
 Packed = tuple[Any, list[Any], Any]  # a ClaimBroken as (verdict, schedule, history)
 
@@ -291,8 +290,7 @@ class Pool:
                 h.process.kill()
                 h.process.join()
             h.conn.close()
-        if self.live:
-            sweep_dirs()  # again: a dead worker's server may have written after the first sweep
+        sweep_dirs()  # again: a dead worker's server may have written after the first sweep
         self.live = []
 
 
