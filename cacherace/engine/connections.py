@@ -109,6 +109,7 @@ class Connections:
         self.servers = servers
         self.strategy_cls = strategy_cls
         self.settings = settings
+        self._deferred: list[int] | None = None  # backends to await once the run has ended
 
     def stale(self, p: Process) -> bool:
         return (
@@ -179,6 +180,9 @@ class Connections:
         next step finds never depends on how fast that happened."""
         if not self.servers.db_up or POSTGRES in self.servers.paused:
             return  # a paused server cannot be asked: its resume waits instead
+        if self._deferred is not None:
+            self._deferred.append(pid)  # ending the run: awaited after its rollbacks
+            return
         deadline = time.monotonic() + LOCK_TIMEOUT_S
         with contextlib.suppress(psycopg.Error):
             while time.monotonic() < deadline:
@@ -200,11 +204,20 @@ class Connections:
         """The run is over: abandon what is in flight, then end every transaction a
         process's connections left open (a rollback, or closing them when psycopg's
         bookkeeping is out of step). The names of the processes that had one."""
-        left = []
-        for p in processes:
-            self.abandon(p)
-            if self.end_transaction(p):
-                left.append(p.name)
+        # Backends are awaited only once every transaction has ended: a closed
+        # connection whose statement waits for another's row lock keeps its backend
+        # until that lock goes, so waiting for it first would wait for a lock that
+        # only a later process's rollback releases.
+        processes = list(processes)
+        self._deferred = []
+        try:
+            for p in processes:
+                self.abandon(p)
+            left = [p.name for p in processes if self.end_transaction(p)]
+        finally:
+            pids, self._deferred = self._deferred, None
+        for pid in pids:
+            self.await_backend_exit(pid)
         return left
 
     def end_transaction(self, p: Process) -> bool:
