@@ -21,6 +21,7 @@ from typing import Any, ClassVar
 from aiocache import Cache, cached
 
 from cacherace.contrib._connect import redis_options
+from cacherace.contrib._rows import select_value, upsert
 from cacherace.strategies.base import Settings, Strategy
 
 
@@ -49,19 +50,11 @@ class AiocacheCached(Strategy):
         )(self._select)
 
     async def _select(self, key: str) -> str | None:
-        cur = await self.db.execute(
-            f"SELECT value FROM {self.settings.table} WHERE key = %s", (key,)
-        )
-        row = await cur.fetchone()
-        return None if row is None else row[0]
+        return await select_value(self.db, self.settings.table, key)
 
     async def read(self, key: str) -> str | None:  # type: ignore[override]
         return await self.load(key)
 
     async def write(self, key: str, value: str) -> None:  # type: ignore[override]
-        await self.db.execute(
-            f"INSERT INTO {self.settings.table} AS t (key, value, version) VALUES (%s, %s, 1) "
-            "ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value, version = t.version + 1",
-            (key, value),
-        )
+        await upsert(self.db, self.settings.table, key, value)
         await self.load.cache.delete(key)
