@@ -13,7 +13,7 @@ import psycopg
 
 from cacherace.engine.aio import actors_of, connections_for
 from cacherace.engine.connections import Servers, bounded
-from cacherace.engine.drivers import aio, clock, intercept, ownership, threads
+from cacherace.engine.drivers import aio, caching, clock, intercept, ownership, threads
 from cacherace.engine.locks import LockWaits
 from cacherace.engine.nemesis import Nemesis
 from cacherace.engine.observers import DbTimeline, ExpiryTracker, Observers
@@ -46,7 +46,7 @@ class Engine:
     def __init__(self, strategy_cls: type[Strategy], redis_server: Any, pg_server: Any, *,
                  clients: int = 2, keys: Sequence[str] = ("k1",),
                  settings: Settings | None = None) -> None:  # fmt: skip
-        for driver in (intercept, clock, threads, ownership, aio):  # idempotent
+        for driver in (intercept, clock, threads, ownership, aio, caching):  # idempotent
             driver.install()
         self.strategy_cls = strategy_cls
         self.clock = VirtualClock()
@@ -71,18 +71,18 @@ class Engine:
         self.waiting = Waiting(self)
         self.uuids = 0  # identifiers handed to code under test (drivers/clock.py)
         self.observers = Observers(self.servers, self.clock, self.locks, self.tracker,
-                                   self.timeline, self.waiting)  # fmt: skip
+                                   self.timeline, self.waiting, self.recorder)  # fmt: skip
         wake = partial(self.locks.wake, self._switch)  # waiters learn a lock is gone
         self.nemesis = Nemesis(self.servers, self.processes, self.recorder, self.connections,
                                self.observers, wake, strategy_cls, self.settings)  # fmt: skip
-        # The hot path: the driver hooks call this bound method directly.
-        self.perform = Stepper(self.recorder, self.observers, self.locks).perform
+        self.perform = Stepper(self.recorder, self.observers, self.locks).perform  # the hot path
         self._body = partial(run_operation, self.recorder)
         for fault in Engine.__annotations__:  # the faults, declared above
             setattr(self, fault, getattr(self.nemesis, fault))
 
     # -- what tests and explorers look at ---------------------------------------------
     history = property(lambda self: self.recorder.history)
+    invalidations = property(lambda self: self.observers.invalidations)  # client-side caches
     redis_server = property(lambda self: self.servers.redis_server)
     pg_server = property(lambda self: self.servers.pg_server)
     admin_redis = property(lambda self: self.servers.admin_redis)
@@ -92,8 +92,7 @@ class Engine:
 
     # -- lifecycle ---------------------------------------------------------------------
     def reset(self, initial: Mapping[str, str] | None = None) -> History:
-        """Begin a new run: end the last (abandon its work, end its transactions), heal servers,
-        empty the cache, set the database to ``initial`` (a FLUSHALL, a DELETE+INSERT)."""
+        """Begin a run: end the last (its work, its transactions), heal, set cache and database."""
         self.connections.end_run(self.processes.values())
         self.nemesis.heal()
         initial = dict(initial if initial is not None else initial_values(self.keys))
@@ -184,9 +183,10 @@ class Engine:
     # -- time and the end ----------------------------------------------------------------
     def advance(self, seconds: float) -> tuple[str, ...]:
         """Move virtual time; keys whose deadline passed are deleted and recorded."""
-        self.clock.advance(seconds)
-        due = self.deadlines.due(self.clock.now)
-        self.nemesis.expire(due)  # deleted now, or when a paused cache resumes
+        with self.invalidations.landing():  # pushes in flight land; the expiries' are held
+            self.clock.advance(seconds)
+            due = self.deadlines.due(self.clock.now)
+            self.nemesis.expire(due)  # deleted now, or when a paused cache resumes
         self.recorder.event(TimeAdvance, delta=seconds, expired=tuple(due))
         return tuple(due)
 

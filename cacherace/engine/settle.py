@@ -48,6 +48,7 @@ def settle(engine: Any) -> EndState:
             # strategy's delay: let that much virtual time pass, then drain again.
             engine.advance(engine.settings.delay)
             drain(engine)
+        engine.invalidations.deliver_all()  # every push arrives in the end
     except HarnessError as exc:
         settled, reason = False, str(exc)
     fields = end_state(engine, reason)

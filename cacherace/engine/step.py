@@ -16,7 +16,7 @@ import psycopg
 import redis
 
 from cacherace.engine import hangs
-from cacherace.engine.drivers.calls import REDIS, Call, step_result
+from cacherace.engine.drivers.calls import LOCAL, REDIS, Call, step_result
 from cacherace.engine.drivers.clock import real_perf_counter
 from cacherace.engine.process import Process
 from cacherace.engine.runtime import State, park
@@ -42,11 +42,12 @@ def _timed_out() -> None:
 
 
 class Stepper:
-    __slots__ = ("locks", "observers", "paused", "recorder")
+    __slots__ = ("invalidations", "locks", "observers", "paused", "recorder")
 
     def __init__(self, recorder: Any, observers: Any, locks: Any) -> None:
         self.recorder = recorder
         self.observers = observers
+        self.invalidations = observers.invalidations
         self.locks = locks
         self.paused: set[str] = locks.servers.paused  # servers that hang (engine.hangs)
 
@@ -99,10 +100,14 @@ class Stepper:
         """Record the call that ran and show it to the observers; its result."""
         if p.state is State.CALLING:
             p.state = State.STEPPING
+        target = call.target
+        if self.invalidations.local:  # a client-side cache answered: no server was asked
+            self.invalidations.local = False
+            target = LOCAL
         try:
             shown, rows = ("", None) if failure else step_result(call.target, result)
             step = self.recorder.record(
-                new_step, p.name, p.op, call.target, call.command, call.keys, shown,
+                new_step, p.name, p.op, target, call.command, call.keys, shown,
                 None if failure is None else f"{type(failure).__name__}: {failure}", inject,
                 call.args, rows,
             )  # fmt: skip

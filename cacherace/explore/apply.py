@@ -31,6 +31,7 @@ from cacherace.model.actions import (
     Advance,
     BadAction,
     ClientFault,
+    Deliver,
     Evict,
     Finish,
     ServerFault,
@@ -64,6 +65,13 @@ def _server_fault(s: Scheduler, fault: str) -> bool:
     raise BadAction(f"unknown server fault {fault!r}")
 
 
+def _changed(s: Scheduler, applied: bool) -> bool:
+    """After the nemesis changed Redis: client-side caches' pushes are held."""
+    if applied:
+        s.invalidations.after(None)
+    return applied
+
+
 def apply(s: Scheduler, action: Action | Mapping[str, Any]) -> bool:
     """Apply one action; returns False when it was a no-op (e.g. stepping an idle
     client), which the explorers leave out of the recorded schedule."""
@@ -86,12 +94,16 @@ def apply(s: Scheduler, action: Action | Mapping[str, Any]) -> bool:
                 if fault == CLIENT_CRASH:
                     return s.crash_client(process)
                 if fault == CLIENT_TIMEOUT:
-                    return s.nemesis.timeout_client(process)
+                    return _changed(s, s.nemesis.timeout_client(process))
                 return s.fail_next_call(process, fault)
             case ServerFault(fault):
-                return _server_fault(s, fault)
+                return _changed(s, _server_fault(s, fault))
             case Evict(key):
-                return s.evict(key)
+                return _changed(s, s.evict(key))
+            case Deliver(process):
+                if process not in s.processes:
+                    raise KeyError(process)
+                return s.invalidations.deliver(process)
     except KeyError as exc:
         raise BadAction(f"action {a!r} names an unknown process or key: {exc}") from exc
     except (Exception, KeyboardInterrupt, SystemExit):

@@ -6,6 +6,10 @@ fault attached, or crashing instead), or the nemesis acting. :class:`RunState`
 follows one run: which operation each process is at, the process that ran last
 (for preemptions), and the advance and fault budgets used.
 
+A delivery (the invalidations Redis pushed to a client-side cache arriving) is
+offered whenever one would remove a cached entry, in every tier: when a push
+arrives is a race of concurrency, not a fault.
+
 A *preemption* (CHESS) is a switch away from a process that could have gone on:
 its operation is in flight and it is not waiting. Switching at an operation
 boundary (the last process finished its operation), away from a waiting process,
@@ -38,6 +42,7 @@ from cacherace.model.actions import (
     Action,
     Advance,
     ClientFault,
+    Deliver,
     Evict,
     ServerFault,
     Start,
@@ -53,7 +58,8 @@ _TWIN = {CACHE_CRASH: CACHE_PAUSE, CACHE_PAUSE: CACHE_CRASH, DB_CRASH: DB_PAUSE,
 @dataclass(frozen=True, slots=True)
 class Choice:
     """One transition: ``kind`` is start, step, a client fault (on ``process``),
-    advance (``arg`` seconds), evict (``arg`` key), or a server crash/restart."""
+    advance (``arg`` seconds), evict (``arg`` key), deliver (``arg`` process), or a
+    server crash/restart."""
 
     kind: str
     process: str | None = None
@@ -131,6 +137,8 @@ class Choices:
                     out += [Choice(f, name) for f in self.client_faults]
             elif run.next_op.get(name, 0) < run.ops_of(name):
                 out.append(Choice("start", name))
+            if self.s.invalidations.tracked and self.s.invalidations.deliverable(name):
+                out.append(Choice("deliver", None, name))  # the network's: free
         if faults_left:
             if self.evict and self.s.cache_up:
                 out += [Choice(EVICT, None, k) for k in self.keys]
@@ -169,6 +177,8 @@ class Choices:
             return [Advance(float(c.arg))]
         if c.kind == EVICT:
             return [Evict(str(c.arg))]
+        if c.kind == "deliver":
+            return [Deliver(str(c.arg))]
         return [ServerFault(c.kind)]
 
     def took(self, run: RunState, c: Choice) -> None:
@@ -187,6 +197,6 @@ class Choices:
             run.used_tier_feature |= self.level == 3
         elif c.kind in _RESTART.values():
             run.down -= {k for k, v in _RESTART.items() if v == c.kind}
-        elif c.kind != "step":
+        elif c.kind not in ("step", "deliver"):
             run.faults += 1
             run.used_tier_feature |= self.level == 2

@@ -41,7 +41,10 @@ history up to the positions of their own events) when
    other claim (``bounded-wait``, a user's) an advance stays dependent with all.
    Moved across such a transition an advance expires the same keys, and the
    transition does the same; only the times stamped on its events differ, which
-   no claim's verdict reads.
+   no claim's verdict reads. While a client-side cache tracks keys, every
+   transition counts as timed: an advance delivers the invalidations in flight.
+6. a delivery (invalidations reaching a client-side cache) is the network's
+   transition, dependent with all, like the nemesis's.
 
 Same-process transitions are always dependent. Independence of footprints is
 symmetric and checked on footprints observed in real runs; the engine is
@@ -56,7 +59,16 @@ from dataclasses import dataclass
 from typing import Any
 
 from cacherace.engine.drivers.calls import POSTGRES, REDIS
-from cacherace.model.history import Complete, DbChange, Event, Invoke, Step, TimeAdvance, Wait
+from cacherace.model.history import (
+    Complete,
+    DbChange,
+    Delivery,
+    Event,
+    Invoke,
+    Step,
+    TimeAdvance,
+    Wait,
+)
 
 #: Redis commands that only read (the ones the catalog and common libraries use).
 _REDIS_READS = frozenset(
@@ -105,7 +117,10 @@ def _sql_reads_only(command: str) -> bool:
 
 
 def of_advance(events: Sequence[Event]) -> Footprint:
-    """A time advance's footprint: the keys it expired (rule 5)."""
+    """A time advance's footprint: the keys it expired (rule 5); one that delivered
+    invalidations to a client-side cache changed what that client reads next."""
+    if any(isinstance(e, Delivery) for e in events):
+        return Footprint(None, total=True)
     expired = {(REDIS, k) for e in events if isinstance(e, TimeAdvance) for k in e.expired}
     return Footprint(ADVANCE, writes=frozenset(expired))
 
@@ -121,7 +136,7 @@ def of_events(process: str | None, events: Sequence[Event], keys: Sequence[str],
     markers: set[str] = set()
     total = False
     for e in events:
-        if isinstance(e, Invoke | Complete) and e.process != process:
+        if isinstance(e, Invoke | Complete | Delivery) and e.process != process:
             total = True
         if isinstance(e, Invoke):
             if e.f in _CLIENT_OPS:
@@ -208,6 +223,8 @@ class TimeWatch:
         """Whether the transition since :meth:`before`, which appended ``events``,
         depended on virtual time."""
         deadlines = self.engine.deadlines.snapshot()
+        if self.engine.invalidations.tracked:  # an advance delivers what is in flight
+            return True
         if (self.off or self._waits or self.engine.clock.reads != self._reads
                 or deadlines != self._deadlines or self._anyone_waits()):  # fmt: skip
             return True

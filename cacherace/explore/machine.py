@@ -54,6 +54,7 @@ from cacherace.model.actions import (
     Action,
     Advance,
     ClientFault,
+    Deliver,
     Evict,
     Finish,
     ServerFault,
@@ -131,6 +132,9 @@ def machine_for(
     """
     level = TIERS.index(tier)
     keys = st.sampled_from(list(scheduler.keys))
+    if any(p.strategy is None for p in scheduler.processes.values()):
+        hygiene.reset(scheduler)  # build the strategy objects: their clients say what they use
+    tracking = scheduler.invalidations.used
     seen = Exploration()
     invariants = [c for c in claims if not c.end_state]
 
@@ -253,6 +257,11 @@ def machine_for(
             lambda self, process, wait, fault: self.act(Finish(process), wait, fault)
         ),
     }
+    if tracking:
+        # When the invalidations Redis pushed reach a client-side cache (redis-py's
+        # cache_config): its own rule, offered only to such strategies, so every
+        # other strategy's examples are drawn exactly as before.
+        rules["deliver"] = rule(process=processes)(lambda self, process: self._do(Deliver(process)))
     if level >= 2:
         rules["evict"] = rule(key=keys)(lambda self, key: self._do(Evict(key)))
     if level >= 3 and crashable:

@@ -48,6 +48,10 @@ scope
 evidence
     How a verdict was reached: exhaustive within a scope (complete or not), or
     random with N examples.
+delivery
+    Invalidation messages reaching a client-side cache (redis-py's RESP3
+    ``cache_config``): Redis pushes them when a key a connection read changes;
+    when they arrive is a schedule choice (``deliver``), recorded as a ``Delivery``.
 waiting
     A process that cannot go on until another acts or time passes (a lock, a
     sleep, a blocking command, a call to a paused server); recorded as a ``Wait``
@@ -59,6 +63,7 @@ Nothing in this package does I/O, starts threads or imports a driver.
 from cacherace.model.history import (
     Complete,
     DbChange,
+    Delivery,
     EndState,
     Event,
     Fault,
@@ -77,6 +82,7 @@ __all__ = [
     "Complete",
     "DbChange",
     "Deadlines",
+    "Delivery",
     "EndState",
     "Event",
     "Fault",

@@ -113,7 +113,16 @@ class Evict:
     do: ClassVar[str] = EVICT
 
 
-Action = Start | StepAction | Finish | Advance | ClientFault | ServerFault | Evict
+@dataclass(frozen=True, slots=True)
+class Deliver:
+    """The invalidations Redis pushed to ``process``'s client-side cache arrive now
+    (they are in flight until then: a cache hit serves what it holds)."""
+
+    process: str
+    do: ClassVar[str] = "deliver"
+
+
+Action = Start | StepAction | Finish | Advance | ClientFault | ServerFault | Evict | Deliver
 
 CLIENT_FAULTS = frozenset({CLIENT_CRASH, FAIL_BEFORE, FAIL_AFTER, CLIENT_TIMEOUT})
 SERVER_FAULTS = frozenset({CACHE_CRASH, CACHE_RESTART, DB_CRASH, DB_RESTART,
@@ -126,13 +135,14 @@ FAULTS = CLIENT_FAULTS | SERVER_FAULTS | {EVICT}
 HEALS = frozenset({CACHE_RESTART, DB_RESTART, CACHE_RESUME, DB_RESUME})
 
 _SIMPLE: dict[str, type] = {"start": Start, "step": StepAction, "finish": Finish,
-                            "advance": Advance, EVICT: Evict}  # fmt: skip
+                            "advance": Advance, EVICT: Evict, "deliver": Deliver}  # fmt: skip
 #: The fields each action's JSON form needs (for a trace's error messages).
 ACTION_FIELDS: dict[str, tuple[str, ...]] = {
     "start": ("process", "f"),
     "step": ("process",),
     "finish": ("process",),
     "advance": ("seconds",),
+    "deliver": ("process",),
     **dict.fromkeys(sorted(CLIENT_FAULTS), ("process",)),
     **dict.fromkeys(sorted(SERVER_FAULTS), ()),
     EVICT: ("key",),

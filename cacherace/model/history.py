@@ -127,6 +127,19 @@ class DbChange:
 
 
 @dataclass(frozen=True, slots=True)
+class Delivery:
+    """Invalidations reached ``process``'s client-side cache (redis-py's RESP3
+    ``cache_config``) and removed what it held: the pushes for ``keys`` (``*``: all)
+    Redis sent when they changed. (Pushes that found nothing cached are not recorded.)"""
+
+    index: int
+    time: float
+    process: str
+    keys: tuple[str, ...] = ()
+    kind: Literal["delivery"] = "delivery"
+
+
+@dataclass(frozen=True, slots=True)
 class Wait:
     """A process waited: for a lock or lease another process held (``on`` names the
     holders, when known), or for something nobody could give it (``ended`` False: a
@@ -169,7 +182,7 @@ class EndState:
     kind: Literal["end"] = "end"
 
 
-Event = Invoke | Complete | Step | Fault | TimeAdvance | DbChange | Wait | EndState
+Event = Invoke | Complete | Step | Fault | TimeAdvance | DbChange | Delivery | Wait | EndState
 
 
 def _positional(cls: type) -> Callable[..., Any]:
@@ -201,6 +214,7 @@ _KINDS: dict[str, type] = {
     "fault": Fault,
     "time": TimeAdvance,
     "db": DbChange,
+    "delivery": Delivery,
     "wait": Wait,
     "end": EndState,
 }

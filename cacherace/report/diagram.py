@@ -20,10 +20,11 @@ import shutil
 import textwrap
 from collections.abc import Iterable, Mapping
 
-from cacherace.engine.drivers.calls import POSTGRES, REDIS
+from cacherace.engine.drivers.calls import LOCAL, POSTGRES, REDIS
 from cacherace.model.history import (
     Complete,
     DbChange,
+    Delivery,
     EndState,
     Event,
     Fault,
@@ -87,6 +88,11 @@ def _labels(history: History) -> list[str]:
 
 def _value(v: str | None) -> str:
     return "nil" if v is None else v
+
+
+def _delivery_text(e: Delivery, prefix: str | None) -> str:
+    keys = ", ".join(strip_prefix(k, prefix) for k in e.keys)
+    return f"⇠ invalidated {keys}"
 
 
 def _invoke_text(e: Invoke) -> str:
@@ -200,7 +206,9 @@ def render(
             alive.discard(e.process)
         elif isinstance(e, Step):
             st = describe(e, prefix, names)
-            if e.process not in lay.x:  # a harness call outside any process
+            if e.target == LOCAL and e.process in lay.x:  # its own cache answered
+                lay.note(row, e.process, st)
+            elif e.process not in lay.x:  # a harness call outside any process
                 lay.put(row, lay.x[e.target], fit(st, lay.server_room(e.target)))
             else:
                 lay.arrow(row, e.process, e.target, st)
@@ -208,6 +216,8 @@ def render(
             _fault_row(lay, row, e, prefix)
             if e.fault == "client-crash" and e.process:
                 alive.discard(e.process)
+        elif isinstance(e, Delivery) and e.process in lay.x:
+            lay.note(row, e.process, _delivery_text(e, prefix))
         elif isinstance(e, Wait) and e.process in lay.x:
             whom = f" (held by {', '.join(e.on)})" if e.on else ""
             took = f"waited {e.time - e.since:g}s" if e.ended else "waits forever"

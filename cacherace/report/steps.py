@@ -14,7 +14,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from cacherace.engine.drivers.calls import REDIS, SCRIPTS
+from cacherace.engine.drivers.calls import LOCAL, REDIS, SCRIPTS
 from cacherace.model.history import Step
 
 ELLIPSIS = "…"
@@ -247,7 +247,7 @@ def _sql(step: Step) -> tuple[list[str], int, list[str]]:
 # -- a whole step -----------------------------------------------------------------------
 def describe(step: Step, prefix: str | None = "cr:", names: Mapping[str, str] = {}) -> StepText:
     """``step`` as words: its short command, its result or what went wrong."""
-    if step.target == REDIS:
+    if step.target in (REDIS, LOCAL):
         words, keep = _redis_words(step, prefix, names)
         result = _redis_result(step, prefix)
     else:
@@ -261,6 +261,8 @@ def describe(step: Step, prefix: str | None = "cr:", names: Mapping[str, str] = 
         result, outcome = [], "✗ " + one_line(step.error.replace("cacherace: ", ""))
     elif step.injected == "fail-after":
         outcome = "✗ reply lost"
+    if step.target == LOCAL:  # the client's own cache answered: no server was asked
+        head, outcome = "⌂", join(outcome, "(local)")
     return StepText(head, tuple(words), min(keep, len(words)), tuple(result), outcome)
 
 

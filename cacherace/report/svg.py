@@ -16,10 +16,11 @@ from __future__ import annotations
 from collections.abc import Mapping
 from html import escape
 
-from cacherace.engine.drivers.calls import POSTGRES, REDIS
+from cacherace.engine.drivers.calls import LOCAL, POSTGRES, REDIS
 from cacherace.model.history import (
     Complete,
     DbChange,
+    Delivery,
     EndState,
     Event,
     Fault,
@@ -53,6 +54,7 @@ CSS = """
 .seq .arrow { stroke: #1a73e8; stroke-width: 1.6; }
 .seq .head { fill: #1a73e8; } .seq .step.failed .head { fill: #c5221f; }
 .seq .step.failed .arrow { stroke: #c5221f; }
+.seq .step.local .arrow { stroke-dasharray: 3 3; } .seq .delivery text { fill: #137333; }
 .seq .step text { fill: #174ea6; }
 .seq .step { cursor: pointer; outline: none; }
 .seq .step .hit { fill: transparent; }
@@ -125,12 +127,14 @@ class _Drawing:
     def step(self, e: Step, row: int) -> None:
         st = describe(e, self.prefix, self.names)
         y = self.y(row)
-        start = self.x.get(e.process, self.x[e.target] - 120)
-        end = self.x[e.target]
+        lane = REDIS if e.target == LOCAL else e.target  # a local hit: drawn short of Redis
+        start = self.x.get(e.process, self.x[lane] - 120)
+        end = self.x[lane] - (60 if e.target == LOCAL else 0)
         room = int((end - start - 16) / CHAR)
         failed = " failed" if e.error or e.injected else ""
+        local = " local" if e.target == LOCAL else ""
         self.svg.append(
-            f'<g class="step{failed}" data-i="{e.index}" tabindex="0">'
+            f'<g class="step{failed}{local}" data-i="{e.index}" tabindex="0">'
             f'<rect class="hit" x="{start}" y="{y - ROW / 2}" width="{end - start}" '
             f'height="{ROW}"/>'
             f'<line class="arrow" x1="{start}" y1="{y + 6}" x2="{end - 3}" y2="{y + 6}"/>'
@@ -177,6 +181,12 @@ class _Drawing:
             self.svg.append(
                 f'<g class="time" data-i="{e.index}"><line x1="{LEFT - 40}" y1="{y}" '
                 f'x2="{self.width - 20}" y2="{y}"/>{self.text(LEFT - 36, y - 6, label)}</g>'
+            )
+        elif isinstance(e, Delivery) and e.process in self.x:
+            keys = ", ".join(strip_prefix(k, self.prefix) for k in e.keys)
+            self.svg.append(
+                f'<g class="delivery" data-i="{e.index}"><title>invalidations arrived</title>'
+                f"{self.text(self.x[e.process] + 10, y, f'⇠ invalidated {keys}')}</g>"
             )
         elif isinstance(e, Wait) and e.process in self.x:
             whom = f" (held by {', '.join(e.on)})" if e.on else ""

@@ -20,6 +20,9 @@ from cacherace.model.history import Step
 
 REDIS = "redis"
 POSTGRES = "postgres"
+#: A Redis call the client answered from its own client-side cache (redis-py's
+#: ``cache_config``): no server was asked.
+LOCAL = "local"
 
 _TEXT_LIMIT = 96
 #: What a step keeps of one argument, parameter, row value or statement: whole,

@@ -36,7 +36,8 @@ def owning(p: Any) -> Iterator[None]:
         building.pop()
 
 
-def _owner() -> Any:
+def owner() -> Any:
+    """The process running this code, or whose strategy object is being built."""
     p = getattr(getcurrent(), "process", None)
     if p is None and building:
         p = building[-1]
@@ -44,7 +45,7 @@ def _owner() -> Any:
 
 
 def _adopt(obj: Any) -> None:
-    p = _owner()
+    p = owner()
     if p is not None:
         p.owned.append(weakref.ref(obj))
 

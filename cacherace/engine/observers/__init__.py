@@ -1,6 +1,7 @@
 """Observers: bookkeeping that must happen right after a step, before any other
 step runs - virtual TTL deadlines after a Redis step (:mod:`.expiry`), the
-database timeline after a step that committed (:mod:`.timeline`). One hook,
+database timeline after a step that committed (:mod:`.timeline`), the pushes of
+client-side caches after a Redis step (:mod:`.invalidations`). One hook,
 :meth:`Observers.after_step`, called by the step for every driver call."""
 
 from __future__ import annotations
@@ -11,16 +12,18 @@ from psycopg.pq import TransactionStatus
 
 from cacherace.engine.drivers.calls import REDIS, Call
 from cacherace.engine.observers.expiry import ExpiryTracker
+from cacherace.engine.observers.invalidations import Invalidations
 from cacherace.engine.observers.timeline import DbTimeline
 
 _IDLE, _UNKNOWN = TransactionStatus.IDLE, TransactionStatus.UNKNOWN
 
 
 class Observers:
-    __slots__ = ("clock", "locks", "servers", "timeline", "tracker", "waiting")
+    __slots__ = ("clock", "invalidations", "locks", "servers", "timeline", "tracker", "waiting")
 
     def __init__(self, servers: Any, clock: Any, locks: Any, tracker: ExpiryTracker,
-                 timeline: DbTimeline, waiting: Any) -> None:  # fmt: skip
+                 timeline: DbTimeline, waiting: Any, recorder: Any) -> None:  # fmt: skip
+        self.invalidations = Invalidations(servers, recorder)  # client-side caches' pushes
         self.servers = servers
         self.clock = clock
         self.locks = locks
@@ -34,6 +37,8 @@ class Observers:
         if call.target == REDIS:
             if self.servers.cache_up and REDIS not in self.servers.paused:  # else at resume
                 self.tracker.after(call, result, self.clock.now, failure is not None, p.started)
+            if self.invalidations.tracked:
+                self.invalidations.after(p)
             return
         if call.writes:
             p.dirty = True
@@ -47,4 +52,4 @@ class Observers:
                 p.dirty = False
 
 
-__all__ = ["DbTimeline", "ExpiryTracker", "Observers"]
+__all__ = ["DbTimeline", "ExpiryTracker", "Invalidations", "Observers"]
