@@ -8,12 +8,16 @@ A local hit sends nothing, so it is fresh only if the push has already arrived:
 the harness makes that arrival a schedule choice (``deliver``, see
 :mod:`cacherace.engine.observers.invalidations`).
 
-What the checks find (README, "What real libraries show"): a read right after
-another client's acknowledged write can be served the old value from the local
-copy while the invalidation is in flight (``fresh-after-ack``, by concurrency);
-a client's own write invalidates its own copy in the same reply stream, so
-``read-your-writes`` holds. Client-side caching needs Redis 7.4 or newer: the
-embedded provider's Redis 8.2 (``--backend embedded``) or a container image.
+Two recipes. :class:`RedisClientSideCache` is plain cache-aside on such a
+client: it breaks where cache-aside breaks (the stale set). :class:`LeasesClientSideCache`
+puts the client in front of the catalog's ``cache-aside-leases``, whose
+``fresh-after-ack`` holds without it: with it, a read right after another
+client's acknowledged write is served the old value from the local copy while
+the invalidation is in flight (by concurrency alone, with every operation
+sequential). A client's own write invalidates its own copy in the same reply
+stream, so ``read-your-writes`` holds there. Client-side caching needs Redis 7.4
+or newer: the embedded provider's Redis 8.2 (``--backend embedded``) or a
+container image of one.
 """
 
 from __future__ import annotations
@@ -27,19 +31,25 @@ from cacherace.contrib._connect import redis_options
 from cacherace.errors import BackendError
 from cacherace.strategies._common import select_value, upsert
 from cacherace.strategies.base import Settings, Strategy
+from cacherace.strategies.cache_aside_leases import CacheAsideLeases
 
 MIN_VERSION = (7, 4)
 
 
-def _version(client: Any) -> tuple[int, ...]:
-    text = str(client.info("server")["redis_version"])
-    return tuple(int(part) for part in text.split(".")[:2] if part.isdigit())
+_versions: dict[tuple[Any, ...], str] = {}  # asked once per server, not once per run
+
+
+def _version(client: Any) -> str:
+    where = tuple(redis_options(client).values())
+    if where not in _versions:
+        _versions[where] = str(client.info("server")["redis_version"])
+    return _versions[where]
 
 
 def client_side_cache(client: Any) -> redis.Redis:
     """A RESP3 client with redis-py's client-side cache, to ``client``'s server."""
-    if _version(client) < MIN_VERSION:
-        found = client.info("server")["redis_version"]
+    found = _version(client)
+    if tuple(int(p) for p in found.split(".")[:2] if p.isdigit()) < MIN_VERSION:
         raise BackendError(
             f"redis-py's client-side caching needs Redis 7.4 or newer; this server is"
             f" Redis {found}. Use --backend embedded (pip install 'cacherace[embedded]',"
@@ -72,3 +82,19 @@ class RedisClientSideCache(Strategy):
     def write(self, key: str, value: str) -> None:
         upsert(self.db, self.settings.table, key, value)
         self.local.delete(self.settings.cache_key(key))
+
+
+class LeasesClientSideCache(CacheAsideLeases):
+    """The catalog's cache-aside with leases, every command on one client with
+    redis-py's local cache: a read asks the local cache first (a GET), then runs
+    the lease protocol (its scripts are never cached locally)."""
+
+    name: ClassVar[str] = "leases-client-side-cache"
+    claims: ClassVar[tuple[str, ...]] = ("fresh-after-ack", "read-your-writes")
+
+    def __init__(self, redis: Any, db: Any, settings: Settings) -> None:
+        super().__init__(client_side_cache(redis), db, settings)
+
+    def read(self, key: str) -> str | None:
+        value = self.redis.get(self.settings.cache_key(key))
+        return str(value) if value is not None else super().read(key)
