@@ -19,6 +19,7 @@ from hypothesis import HealthCheck, Phase, Verbosity, seed, settings
 from hypothesis.stateful import run_state_machine_as_test
 
 from cacherace.engine.engine import Scheduler
+from cacherace.errors import BackendError
 from cacherace.explore.machine import ClaimBroken, Exploration, machine_for
 from cacherace.explore.scope import Scope
 from cacherace.explore.systematic import Found, Search
@@ -276,6 +277,8 @@ class _Cell:
                 run_state_machine_as_test(
                     seed(self.budget.seed)(machine), settings=hypothesis_settings(self.budget, tier)
                 )
+            except BackendError:
+                raise  # the servers cannot run this at all: one error, not a verdict
             except (Exception, BaseExceptionGroup) as exc:
                 error = exc
             spent = time.perf_counter() - started

@@ -68,6 +68,7 @@ from dataclasses import dataclass, field
 from itertools import groupby
 
 from cacherace.engine.engine import Scheduler
+from cacherace.errors import BackendError
 from cacherace.explore import hygiene
 from cacherace.explore.apply import apply
 from cacherace.explore.choices import Choice, Choices, RunState
@@ -247,6 +248,8 @@ class Search:
             schedule: list[Action] = []
             try:
                 self._one_run(w, names, path, values, schedule)
+            except BackendError:
+                raise  # the servers cannot run this at all: one error, not a verdict
             except Exception as exc:  # a harness failure, never a verdict
                 tail = "".join(traceback.format_exception(exc)[-3:]).strip()
                 shown = ", ".join(a.do + (f" {a.process}" if getattr(a, "process", None)
