@@ -187,7 +187,8 @@ class Choices:
         if c.process is not None:
             run.current = c.process
         if c.kind == "start":
-            run.next_op[c.process] = run.next_op.get(c.process, 0) + 1  # type: ignore[index]
+            assert c.process is not None
+            run.next_op[c.process] = run.next_op.get(c.process, 0) + 1
         elif c.kind == "advance":
             run.advances += 1
             run.used_tier_feature |= self.level == 1

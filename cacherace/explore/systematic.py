@@ -76,7 +76,7 @@ from cacherace.explore.footprint import Footprint, TimeWatch, independent, of_ad
 from cacherace.explore.machine import ClaimBroken, broken_type
 from cacherace.explore.scope import Scope, Workload, workloads
 from cacherace.explore.tiers import significant_durations
-from cacherace.model.actions import Action
+from cacherace.model.actions import Action, process_of
 from cacherace.model.history import Step
 from cacherace.model.verdict import Status
 from cacherace.properties import Claim
@@ -252,8 +252,8 @@ class Search:
                 raise  # the servers cannot run this at all: one error, not a verdict
             except Exception as exc:  # a harness failure, never a verdict
                 tail = "".join(traceback.format_exception(exc)[-3:]).strip()
-                shown = ", ".join(a.do + (f" {a.process}" if getattr(a, "process", None)
-                                          else "") for a in schedule)  # fmt: skip
+                shown = ", ".join(a.do + (f" {who}" if (who := process_of(a)) else "")
+                                  for a in schedule)  # fmt: skip
                 self.found.error = f"{type(exc).__name__}: {exc} (schedule: {shown})\n{tail}"
                 return False
             while len(path) > floor and not path[-1].todo:

@@ -84,7 +84,11 @@ class Server(abc.ABC):
 
     # A hang (Jepsen's "pause"): the server keeps its connections and its data but
     # answers nothing until resume(). Only servers the suite owns can be paused.
-    paused: bool = False
+    _paused: bool = False
+
+    @property
+    def paused(self) -> bool:
+        return self._paused
 
     def pause(self) -> None:
         raise self._not_ours("pause")

@@ -52,18 +52,18 @@ class Spawned:
 
     def crash(self) -> None:
         self._proc.kill()  # the whole group: no orphan (a PostgreSQL backend) survives
-        self.paused = False  # SIGKILL reaches stopped processes too
+        self._paused = False  # SIGKILL reaches stopped processes too
 
     def pause(self) -> None:
         """SIGSTOP the server and its backends: connections stay open, nothing answers."""
         if not self.paused:
             self._proc.pause()
-            self.paused = True
+            self._paused = True
 
     def resume(self) -> None:
         if self.paused:
             self._proc.resume()
-            self.paused = False
+            self._paused = False
 
     def restart(self) -> None:
         if self._proc.alive:

@@ -41,7 +41,7 @@ import random
 import sys
 import time
 import uuid
-from typing import Any
+from typing import Any, SupportsIndex
 
 from greenlet import getcurrent
 
@@ -110,14 +110,15 @@ def _virtual_perf_counter_ns() -> int:
     return round((MONOTONIC_BASE + p.engine.clock()) * 1e9)
 
 
-def _virtual_sleep(seconds: float) -> None:
+def _virtual_sleep(secs: float | SupportsIndex) -> None:  # time.sleep's own signature
     p = scheduled()
+    seconds = float(secs)
     if p is None:
         real_sleep(seconds)
         return
     if seconds < 0:
         raise ValueError("sleep length must be non-negative")
-    p.engine.waiting.sleep(p, float(seconds))
+    p.engine.waiting.sleep(p, seconds)
 
 
 def _next_uuid(p: Any, version: int) -> uuid.UUID:

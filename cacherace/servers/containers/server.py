@@ -92,7 +92,8 @@ class _ContainerServer:
 
         self.timings = {}
         self.version = self.chosen.version
-        c = DockerContainer(self.chosen.image, command=command, env=env)
+        # docker-py takes a list (no shell quoting); testcontainers annotates str only.
+        c = DockerContainer(self.chosen.image, command=command, env=env)  # type: ignore[arg-type]
         labels = {OWNER_LABEL: Owner.me().label(), BACKEND_LABEL: backend_id}
         if self.network == "host":
             # network= (not network_mode=) also stops testcontainers guessing one.
@@ -153,7 +154,7 @@ class _ContainerServer:
         self._boot("restart", first=False)
 
     @property
-    def paused(self) -> bool:  # type: ignore[override]
+    def paused(self) -> bool:
         try:
             return self._state() == "paused"
         except Exception:
