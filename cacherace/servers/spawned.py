@@ -48,7 +48,7 @@ class Spawned:
     def alive(self) -> bool:
         return self._proc.alive
 
-    paused = False
+    _paused = False  # read through the server's ``paused`` property
 
     def crash(self) -> None:
         self._proc.kill()  # the whole group: no orphan (a PostgreSQL backend) survives
@@ -56,12 +56,12 @@ class Spawned:
 
     def pause(self) -> None:
         """SIGSTOP the server and its backends: connections stay open, nothing answers."""
-        if not self.paused:
+        if not self._paused:
             self._proc.pause()
             self._paused = True
 
     def resume(self) -> None:
-        if self.paused:
+        if self._paused:
             self._proc.resume()
             self._paused = False
 

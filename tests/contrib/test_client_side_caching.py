@@ -216,3 +216,15 @@ def test_verify_on_an_older_redis_exits_2_with_one_line(cacherace_servers: Any) 
     errors = [line for line in done.stderr.splitlines() if line.startswith("cacherace verify:")]
     assert len(errors) == 1 and "Redis 7.4 or newer" in errors[0], done.stderr
     assert "Traceback" not in done.stderr and "ERROR" not in done.stdout + done.stderr
+
+
+def test_a_local_hit_answers_while_the_cache_is_paused(leases: Engine) -> None:
+    # redis-py's hit reads no socket, so nothing waits for the frozen server; a
+    # miss does, until the resume. c1 caches k1 locally, then the cache hangs.
+    history = run(leases, [start("c0", "read"), finish("c0"), start("c1", "read"), finish("c1"),
+                           {"do": "cache-pause"}, start("c1", "read"), finish("c1")])  # fmt: skip
+    hit = _steps(history, "c1")[-1]
+    pause = next(e for e in history.events if getattr(e, "fault", None) == "cache-pause")
+    resume = next(e for e in history.events if getattr(e, "fault", None) == "cache-resume")
+    assert hit.target == LOCAL and pause.index < hit.index < resume.index  # resumed by the settle
+    assert history.operations()[-1].complete.value == "k1.0"  # type: ignore[union-attr]
