@@ -31,6 +31,7 @@ from cacherace.model.actions import Deliver
 from cacherace.model.history import Delivery, History, Step
 from cacherace.properties import get_claim
 from cacherace.report.diagram import render
+from cacherace.report.svg import render_svg
 from cacherace.report.trace import load
 from cacherace.servers import Backend, open_backend
 from cacherace.strategies.registry import load_strategy
@@ -228,3 +229,26 @@ def test_a_local_hit_answers_while_the_cache_is_paused(leases: Engine) -> None:
     resume = next(e for e in history.events if getattr(e, "fault", None) == "cache-resume")
     assert hit.target == LOCAL and pause.index < hit.index < resume.index  # resumed by the settle
     assert history.operations()[-1].complete.value == "k1.0"  # type: ignore[union-attr]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("spec", [PLAIN, LEASES])
+def test_no_recipe_ends_unknown_at_the_default_budget(
+    spec: str, embedded: Backend, tmp_path: Path
+) -> None:
+    # verify's defaults: exhaustive 1000 schedules a tier (shared out), then 40 examples.
+    budget = Budget(max_examples=40, seed=0, mode="both", exhaustive_schedules=1000,
+                    exhaustive_seconds=120)  # fmt: skip
+    results = check_strategy(embedded, spec, budget=budget, trace_dir=tmp_path)
+    assert not [f"{r.claim}: {r.reason}" for r in results if r.verdict == "unknown"]
+    assert {r.claim: r.verdict for r in results}["fresh-after-ack"] == "broken"
+
+
+@pytest.mark.parametrize("width", [100, 120, 200])
+def test_the_trace_renders_local_hits_and_deliveries(width: int) -> None:
+    trace = load(TRACE)
+    text = render(trace.history, trace.verdict, width=width, color=False)
+    assert all(len(line) <= width for line in text.splitlines())
+    assert "⌂ GET k1 → k1.0 (local)" in text and "⇠ invalidated k1" in text
+    svg = render_svg(trace.history, trace.verdict)
+    assert 'class="step local"' in svg and 'class="delivery"' in svg

@@ -17,7 +17,7 @@ from typing import Any, ClassVar
 import psycopg
 import redis.asyncio
 
-from cacherace.cli.bench.step import CALLS, StepFigures
+from cacherace.cli.bench.step import CALLS, StepFigures, controlled_cycle
 from cacherace.engine.engine import Scheduler
 from cacherace.strategies.base import Settings, Strategy
 
@@ -61,16 +61,6 @@ class AsyncCallMix(Strategy):
         return None
 
 
-def _controlled(s: Scheduler, out: dict[str, list[float]]) -> None:
-    s.start("c0", "read", "k1")  # runs to the GET, parked: not a step yet
-    clock = time.perf_counter
-    for name in CALLS:
-        t0 = clock()
-        s.step("c0")
-        out[name].append(clock() - t0)
-    assert not s.busy("c0"), "the call mix took more steps than it makes calls"
-
-
 def measure_async_steps(redis_server: Any, pg_server: Any, *, cycles: int = 2000,
                         block: int = 100) -> StepFigures:  # fmt: skip
     """``cycles`` cycles of the five awaited calls each way, in alternating blocks."""
@@ -94,13 +84,13 @@ def measure_async_steps(redis_server: Any, pg_server: Any, *, cycles: int = 2000
         s.reset()
         for _ in range(20):  # warm up: connections, psycopg's auto-prepare, caches
             loop.run_until_complete(raw(1, figures.raw))
-            _controlled(s, figures.controlled)
+            controlled_cycle(s, figures.controlled)
         figures = StepFigures()
         for _ in range(max(1, cycles // block)):
             s.reset()  # keeps the history short; outside the timed calls
             loop.run_until_complete(raw(block, figures.raw))
             for _ in range(block):
-                _controlled(s, figures.controlled)
+                controlled_cycle(s, figures.controlled)
     finally:
         s.close()
         loop.run_until_complete(r.aclose())

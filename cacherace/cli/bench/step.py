@@ -86,7 +86,9 @@ def _raw_cycle(r: Any, db: Any, settings: Settings, key: str, out: dict[str, lis
         out[name].append(clock() - t0)
 
 
-def _controlled_cycle(s: Scheduler, out: dict[str, list[float]]) -> None:
+def controlled_cycle(s: Scheduler, out: dict[str, list[float]]) -> None:
+    """One controlled read of the call mix, each step timed from the hub (the
+    async bench's too: its strategy makes the same five calls, awaited)."""
     s.start("c0", "read", "k1")  # runs to the GET, parked: not a step yet
     clock = time.perf_counter
     for name in CALLS:
@@ -107,14 +109,14 @@ def measure_steps(redis_server: Any, pg_server: Any, *, cycles: int = 2000,
         s.reset()
         for _ in range(20):  # warm up: connections, psycopg's auto-prepare, caches
             _raw_cycle(r, db, s.settings, "k1", figures.raw)
-            _controlled_cycle(s, figures.controlled)
+            controlled_cycle(s, figures.controlled)
         figures = StepFigures()
         for _ in range(max(1, cycles // block)):
             s.reset()  # keeps the history short; outside the timed calls
             for _ in range(block):
                 _raw_cycle(r, db, s.settings, "k1", figures.raw)
             for _ in range(block):
-                _controlled_cycle(s, figures.controlled)
+                controlled_cycle(s, figures.controlled)
     finally:
         s.close()
         r.close()
