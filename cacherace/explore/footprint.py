@@ -44,7 +44,11 @@ history up to the positions of their own events) when
    no claim's verdict reads. While a client-side cache tracks keys, every
    transition counts as timed: an advance delivers the invalidations in flight.
 6. a delivery (invalidations reaching a client-side cache) is the network's
-   transition, dependent with all, like the nemesis's.
+   transition, dependent with all, like the nemesis's; so is any transition
+   that held a push for a client-side cache or applied one (a write another
+   client's cache tracks, a reply read behind held pushes): it changed what a
+   cache serves next, which no key of its own footprint says
+   (``Invalidations.moved``, read by the systematic explorer).
 
 Same-process transitions are always dependent. Independence of footprints is
 symmetric and checked on footprints observed in real runs; the engine is

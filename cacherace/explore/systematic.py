@@ -287,6 +287,7 @@ class Search:
                 node = node_or_none
                 path.append(node)
             before = len(history.events)
+            moved = self.s.invalidations.moved
             watch = self.watch
             if not watch.off:
                 watch.before()
@@ -301,6 +302,8 @@ class Search:
             else:
                 timed = watch.off or watch.after(added)
                 fp = of_events(node.taken.process, added, self.s.keys, timed)
+            if self.s.invalidations.moved != moved:  # footprint rule 6
+                fp = Footprint(node.taken.process, total=True)
             if node.footprint is None:
                 node.footprint = fp
             depth += 1
