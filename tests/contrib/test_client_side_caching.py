@@ -27,6 +27,8 @@ from cacherace.explore.cell import Budget
 from cacherace.explore.check import check_strategy
 from cacherace.explore.machine import machine_for
 from cacherace.explore.replay import replay_trace
+from cacherace.explore.scope import Scope
+from cacherace.explore.systematic import Search
 from cacherace.model.actions import Deliver
 from cacherace.model.history import Delivery, History, Step
 from cacherace.properties import get_claim
@@ -252,3 +254,15 @@ def test_the_trace_renders_local_hits_and_deliveries(width: int) -> None:
     assert "⌂ GET k1 → k1.0 (local)" in text and "⇠ invalidated k1" in text
     svg = render_svg(trace.history, trace.verdict)
     assert 'class="step local"' in svg and 'class="delivery"' in svg
+
+
+def test_reduced_and_full_search_agree_with_deliveries(leases: Engine) -> None:
+    """With pushes held and delivered, the sleep-set reduction still finds the
+    in-flight invalidation at the length the unreduced search finds it."""
+    scope = Scope(ops_per_client=2, preemptions=0)
+    claims = [get_claim("fresh-after-ack")]
+    reduced = Search(leases, claims, "concurrency", scope, reduce=True).run()
+    full = Search(leases, claims, "concurrency", scope, reduce=False).run()
+    assert reduced.complete and full.complete
+    assert reduced.steps == full.steps == {"fresh-after-ack": 8}
+    assert reduced.schedules <= full.schedules
