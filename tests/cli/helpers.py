@@ -76,10 +76,11 @@ def backend_args(config: pytest.Config) -> list[str]:
     return args
 
 
-def processes_under(root: Path) -> list[str]:
-    """Live (not zombie) processes working in, or started with a path under, ``root``."""
+def pids_under(root: Path) -> dict[int, str]:
+    """Live (not zombie) processes working in, or started with a path under, ``root``:
+    pid -> what it is."""
     needle = str(root).encode()
-    found = []
+    found = {}
     for entry in os.listdir("/proc"):
         if not entry.isdigit():
             continue
@@ -92,8 +93,13 @@ def processes_under(root: Path) -> list[str]:
         state = stat.rsplit(")", 1)[1].split()[0]
         if (cwd.startswith(needle) or needle in cmdline) and state not in ("Z", "X"):
             command = cmdline.replace(b"\0", b" ").decode(errors="replace").strip()
-            found.append(f"pid {entry} ({state}): {command}")
+            found[int(entry)] = f"pid {entry} ({state}): {command}"
     return found
+
+
+def processes_under(root: Path) -> list[str]:
+    """Live (not zombie) processes working in, or started with a path under, ``root``."""
+    return list(pids_under(root).values())
 
 
 @contextlib.contextmanager

@@ -11,15 +11,15 @@ import signal
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from tests.explore.test_honest import HERE
+from tests.waits import wait_for, wait_gone
 
-from .helpers import backend_args, processes_under, run_cli, run_cli_process, servers_reaped
+from .helpers import backend_args, pids_under, run_cli, run_cli_process, servers_reaped
 
 #: a scope that takes seconds, searched to its end (no budget binds): one tier, one
 #: preemption, a few random examples
@@ -117,12 +117,9 @@ def _ready_postgres(root: Path) -> int:
     return ready
 
 
-def _until(condition: Any, what: str) -> None:
-    # Server start-up and process death are asynchronous: poll, bounded by a deadline.
-    deadline = time.monotonic() + 60
-    while not condition():
-        assert time.monotonic() < deadline, f"timed out waiting until {what}"
-        time.sleep(0.01)
+def _postgres_dirs(root: Path) -> list[Path]:
+    """Where a server's postmaster.pid appears: its data directory, in its own under ``root``."""
+    return [root, *root.glob("cacherace-pg-*"), *root.glob("cacherace-pg-*/data")]
 
 
 @pytest.mark.parametrize("how", ["ctrl-c", "worker-sigkill"])
@@ -142,9 +139,11 @@ def test_no_server_outlives_an_interrupted_run(
     )  # fmt: skip
     try:
         # this process's servers and each worker's, started and ready: a stop in the
-        # middle of exploring, not of starting a server
-        _until(lambda: _ready_postgres(root) >= 3 or proc.poll() is not None,
-               "the workers started their servers")  # fmt: skip
+        # middle of exploring, not of starting a server. Start-up is asynchronous: we
+        # look again at each change where postmaster.pid appears, or at the run's exit
+        ready = wait_for(lambda: _ready_postgres(root) >= 3 or proc.poll() is not None,
+                         lambda: _postgres_dirs(root), timeout=60, pid=proc.pid)  # fmt: skip
+        assert ready, "timed out waiting until the workers started their servers"
         assert proc.poll() is None, proc.communicate()
         if how == "ctrl-c":
             os.killpg(proc.pid, signal.SIGINT)  # what a terminal's Ctrl-C sends
@@ -160,5 +159,7 @@ def test_no_server_outlives_an_interrupted_run(
     else:  # a harness error, never a verdict; the dead worker's servers are gone too
         assert proc.returncode == 2, out + err
         assert "died (signal 9)" in out, out
-    _until(lambda: not processes_under(root), "every server is gone")
+    # process death is asynchronous: wait for the exits (pidfds)
+    left = wait_gone(lambda: pids_under(root), timeout=60)
+    assert not left, f"timed out waiting until every server is gone: {left}"
     assert not list(root.iterdir()), "temporary directories left behind"

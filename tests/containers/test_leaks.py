@@ -3,6 +3,7 @@ removed by the next run's sweep (the local reaper), which never touches a live r
 
 from __future__ import annotations
 
+import itertools
 import os
 import signal
 import subprocess
@@ -10,12 +11,14 @@ import sys
 import textwrap
 import time
 from collections.abc import Callable, Iterator
+from typing import Any
 
 import pytest
 
 from cacherace.servers import Backend
 from cacherace.servers.containers import ContainerProvider, docker_client
 from cacherace.servers.reaper import OWNER_LABEL, labelled
+from tests.waits import on_exit
 
 pytestmark = pytest.mark.containers
 
@@ -44,12 +47,25 @@ def owned_by(client: object, pid: int) -> list[str]:
             if c["Labels"][OWNER_LABEL].split("/")[2] == str(pid)]  # fmt: skip
 
 
-def wait_for_containers(client: object, proc: subprocess.Popen[str], count: int) -> None:
-    deadline = time.monotonic() + 120
-    while len(owned_by(client, proc.pid)) < count:
-        assert proc.poll() is None, proc.communicate()
-        assert time.monotonic() < deadline, "the run never started its containers"
-        time.sleep(0.05)
+def wait_for_containers(client: Any, proc: subprocess.Popen[str], count: int) -> None:
+    """Until ``count`` containers are owned by the run: counted once, then again at each
+    container created; the event stream ends at the timeout, or when the run exits."""
+    timeout = 120
+    now = int(time.time())
+    # opened before the first count (and from a second earlier): no creation is missed
+    events = client.api.events(
+        since=now - 1, until=now + timeout, decode=True,
+        filters={"type": "container", "event": "create", "label": OWNER_LABEL},
+    )  # fmt: skip
+    try:
+        with on_exit(proc.pid, events.close, timeout):
+            for _ in itertools.chain([None], events):
+                if len(owned_by(client, proc.pid)) >= count:
+                    return
+    finally:
+        events.close()
+    assert proc.poll() is None, proc.communicate()
+    raise AssertionError("the run never started its containers")
 
 
 @pytest.fixture

@@ -7,14 +7,16 @@ runs an autocommit statement or a COMMIT, and rolls back a transaction left open
 
 from __future__ import annotations
 
+import os
 import socket
-import time
+from pathlib import Path
 
 import psycopg
 import pytest
 import redis
 
 from cacherace.servers import Backend, PostgresServer
+from tests.waits import wait_exited
 
 
 def redis_request_given_up_takes_effect_on_resume(backend: Backend) -> None:
@@ -37,15 +39,43 @@ def redis_request_given_up_takes_effect_on_resume(backend: Backend) -> None:
     assert fresh.ping()
 
 
+def _postmaster(pg: PostgresServer) -> int:
+    """The postmaster's pid on this machine."""
+    pid = getattr(pg, "pid", None)  # a process server
+    if pid is None:  # a container: the postmaster is its first process
+        container = pg.wrapped  # type: ignore[attr-defined]
+        container.reload()
+        pid = container.attrs["State"]["Pid"]
+    return int(pid)
+
+
+def _host_pids(pg: PostgresServer, backends: list[int]) -> list[int]:
+    """The postmaster's children that are these backends, by this machine's pids: a
+    container's PostgreSQL reports its own pid namespace's numbers (NSpid's last)."""
+    postmaster, found = _postmaster(pg), []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            status = Path(f"/proc/{entry}/status").read_text()
+        except OSError:  # gone meanwhile
+            continue
+        fields = dict(line.split(":", 1) for line in status.splitlines() if ":" in line)
+        if int(fields["PPid"]) == postmaster and int(fields["NSpid"].split()[-1]) in backends:
+            found.append(int(entry))
+    return found
+
+
 def _others_gone(pg: PostgresServer) -> None:
     """Wait until the backends of closed connections finished what they had read."""
-    deadline = time.monotonic() + 30
     with pg.connect() as conn:
-        q = ("SELECT count(*) FROM pg_stat_activity "
+        q = ("SELECT pid FROM pg_stat_activity "
              "WHERE backend_type = 'client backend' AND pid <> pg_backend_pid()")  # fmt: skip
-        while (row := conn.execute(q).fetchone()) and row[0] > 0:
-            assert time.monotonic() < deadline, "a closed connection's backend never ended"
-            time.sleep(0.002)
+        others = [pid for (pid,) in conn.execute(q).fetchall()]
+        # their exits are asynchronous: wait on them (pidfds), then look again
+        wait_exited(_host_pids(pg, others), timeout=30)
+        left = conn.execute(q).fetchall()
+        assert not left, f"a closed connection's backend never ended: {left}"
 
 
 def _give_up(pg: PostgresServer, before: list[str], sql: str) -> None:

@@ -5,17 +5,18 @@ from __future__ import annotations
 
 import json
 import os
+import select
 import shutil
 import signal
 import subprocess
 import sys
 import textwrap
-import time
 from pathlib import Path
 
 import pytest
 
 from cacherace.servers import BackendUnavailable, open_backend
+from tests.waits import wait_gone
 
 try:
     open_backend("local")
@@ -38,9 +39,9 @@ STARTER = textwrap.dedent(
 )
 
 
-def running_in_groups(pgids: list[int]) -> list[str]:
-    """Processes (not zombies) whose process group is one of ``pgids``."""
-    found = []
+def running_in_groups(pgids: list[int]) -> dict[int, str]:
+    """Processes (not zombies) whose process group is one of ``pgids``: pid -> what it is."""
+    found = {}
     for entry in os.listdir("/proc"):
         if not entry.isdigit():
             continue
@@ -50,16 +51,14 @@ def running_in_groups(pgids: list[int]) -> list[str]:
             continue
         fields = stat.rsplit(")", 1)[1].split()  # after "(comm)": state ppid pgrp ...
         if int(fields[2]) in pgids and fields[0] not in ("Z", "X"):
-            found.append(f"pid {entry} state {fields[0]}: {stat[:60]}")
+            found[int(entry)] = f"pid {entry} state {fields[0]}: {stat[:60]}"
     return found
 
 
 def assert_all_gone(pgids: list[int]) -> None:
     # SIGKILL delivery and PostgreSQL helpers noticing their postmaster died are
-    # asynchronous: poll until they are gone, bounded by a deadline.
-    deadline = time.monotonic() + 10
-    while (left := running_in_groups(pgids)) and time.monotonic() < deadline:
-        time.sleep(0.002)
+    # asynchronous: wait for the exits (pidfds), bounded by a timeout.
+    left = wait_gone(lambda: running_in_groups(pgids), timeout=10)
     assert not left, left
 
 
@@ -99,7 +98,8 @@ PLUGIN_TEST = textwrap.dedent(
         r, pg = cacherace_servers
         with open(os.environ["PIDS_FILE"], "w") as f:
             json.dump([r.pid, pg.pid], f)
-        if os.environ.get("HOLD"):
+        if os.environ.get("HOLD"):  # the write end of the test's pipe
+            os.write(int(os.environ["HOLD"]), b"written")  # the file is complete
             os.read(0, 1)  # block until the test kills us
         assert False, "deliberately failing"
     """
@@ -110,7 +110,9 @@ PLUGIN_TEST = textwrap.dedent(
 def test_pytest_session_cleans_up(how: str, tmp_path: Path) -> None:
     (tmp_path / "test_x.py").write_text(PLUGIN_TEST)
     pids_file = tmp_path / "pids.json"
-    env = {**os.environ, "PIDS_FILE": str(pids_file), "HOLD": "1" if how == "SIGTERM" else ""}
+    written, write_end = os.pipe()  # the inner test says on it when the pids file is written
+    hold = how == "SIGTERM"
+    env = {**os.environ, "PIDS_FILE": str(pids_file), "HOLD": str(write_end) if hold else ""}
     proc = subprocess.Popen(
         [
             sys.executable,
@@ -130,13 +132,18 @@ def test_pytest_session_cleans_up(how: str, tmp_path: Path) -> None:
         cwd=tmp_path,
         env=env,
         text=True,
+        pass_fds=(write_end,) if hold else (),
     )
-    if how == "SIGTERM":
-        deadline = time.monotonic() + 30
-        while not pids_file.exists() or not pids_file.read_text():
-            assert proc.poll() is None and time.monotonic() < deadline
-            time.sleep(0.002)
-        proc.send_signal(signal.SIGTERM)
+    os.close(write_end)  # only the child holds it: EOF if it ends without saying
+    try:
+        if hold:
+            ready, _, _ = select.select([written], [], [], 30)
+            assert ready, "the inner test wrote no pids file within 30 s"
+            assert os.read(written, 16) == b"written"  # b"": it ended before writing them
+            assert proc.poll() is None
+            proc.send_signal(signal.SIGTERM)
+    finally:
+        os.close(written)
     out, _ = proc.communicate(timeout=60)
     assert proc.returncode != 0, out
     pids = json.loads(pids_file.read_text())
