@@ -19,6 +19,7 @@ from typing import Any
 
 import pytest
 
+from cacherace.contrib.redis_client_cache import LeasesClientSideCache
 from cacherace.engine.drivers.calls import LOCAL, REDIS
 from cacherace.engine.engine import Engine
 from cacherace.errors import BackendError, BackendUnavailable
@@ -36,6 +37,7 @@ from cacherace.report.diagram import render
 from cacherace.report.svg import render_svg
 from cacherace.report.trace import load
 from cacherace.servers import Backend, open_backend
+from cacherace.strategies._common import select_value
 from cacherace.strategies.registry import load_strategy
 
 from .schedules import finish, start
@@ -266,3 +268,26 @@ def test_reduced_and_full_search_agree_with_deliveries(leases: Engine) -> None:
     assert reduced.complete and full.complete
     assert reduced.steps == full.steps == {"fresh-after-ack": 8}
     assert reduced.schedules <= full.schedules
+
+
+class _PingsWhenBuilt(LeasesClientSideCache):
+    """Uses its client while being built, outside any step (on the harness's side),
+    and reads the database before the cache."""
+
+    def __init__(self, redis: Any, db: Any, settings: Any) -> None:
+        super().__init__(redis, db, settings)
+        self.redis.ping()
+
+    def read(self, key: str) -> str | None:
+        select_value(self.db, self.settings.table, key)
+        return super().read(key)
+
+
+def test_a_call_outside_any_step_marks_no_step_local(embedded: Backend) -> None:
+    engine = Engine(_PingsWhenBuilt, embedded.redis("none"), embedded.postgres())
+    try:
+        history = run(engine, [start("c0", "read"), finish("c0")])
+        targets = [s.target for s in _steps(history, "c0")]
+        assert targets == ["postgres", "redis", "redis", "postgres", "redis"]
+    finally:
+        engine.close()

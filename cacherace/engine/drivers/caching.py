@@ -1,6 +1,7 @@
 """redis-py's client-side cache under the scheduler: its tracking connections tell
 the engine they exist, and its invalidation handler lets the engine hold pushes
-(:mod:`cacherace.engine.invalidations` says when they are applied, and why).
+(:mod:`cacherace.engine.observers.invalidations` says when they are applied, and
+why).
 
 Three hooks, all free for code outside scheduled processes and for clients
 without ``cache_config``:
@@ -37,6 +38,7 @@ def _wrap_connection(p: Any, proxy: Any, conn: Any) -> None:
     read = conn.read_response
 
     def read_response(*args: Any, push_request: bool = False, **kwargs: Any) -> Any:
+        invalidations.reads += 1
         if not push_request and getattr(getcurrent(), "process", None) is not None:
             invalidations.before_read(conn)
         return read(*args, push_request=push_request, **kwargs)
@@ -47,7 +49,8 @@ def _wrap_connection(p: Any, proxy: Any, conn: Any) -> None:
     def read_proxy(*args: Any, **kwargs: Any) -> Any:
         before = invalidations.reads
         result = read_reply(*args, **kwargs)
-        invalidations.local = invalidations.reads == before  # answered from its cache
+        if getattr(getcurrent(), "process", None) is not None:  # a step's, not the hub's
+            invalidations.local = invalidations.reads == before  # answered from its cache
         return result
 
     proxy.read_response = read_proxy

@@ -86,7 +86,7 @@ class Invalidations:
         self.used = False
         self._capturing: list[Push] | None = None
         self._last_io: Any = None  # the connection the current step read from
-        self.reads = 0  # replies processes read off tracking connections
+        self.reads = 0  # replies read off tracking connections
         #: pushes held or applied so far: a transition that moved one changed what
         #: another process's cache serves next (the explorer's footprints read it)
         self.moved = 0
@@ -114,7 +114,6 @@ class Invalidations:
     def before_read(self, conn: Any) -> None:
         """A process reads a reply on ``conn``: the held pushes come first."""
         self._last_io = conn
-        self.reads += 1
         t = self.tracked.get(id(conn))
         if t is not None and t.held:
             self._apply(t)
