@@ -45,10 +45,12 @@ history up to the positions of their own events) when
    transition counts as timed: an advance delivers the invalidations in flight.
 6. a delivery (invalidations reaching a client-side cache) is the network's
    transition, dependent with all, like the nemesis's; so is any transition
-   that held a push for a client-side cache or applied one (a write another
-   client's cache tracks, a reply read behind held pushes): it changed what a
-   cache serves next, which no key of its own footprint says
-   (``Invalidations.moved``, read by the systematic explorer).
+   that made Redis push an invalidation to another process's client-side cache
+   (a write that cache tracks): it changed what that cache serves next, which no
+   key of its own footprint says (``Invalidations.moved``, read by the
+   systematic explorer). Applying held pushes inside a process's own step (a
+   reply read behind them) changes only its own cache, which only its own
+   transitions and deliveries read.
 
 Same-process transitions are always dependent. Independence of footprints is
 symmetric and checked on footprints observed in real runs; the engine is

@@ -87,8 +87,9 @@ class Invalidations:
         self._capturing: list[Push] | None = None
         self._last_io: Any = None  # the connection the current step read from
         self.reads = 0  # replies read off tracking connections
-        #: pushes held or applied so far: a transition that moved one changed what
-        #: another process's cache serves next (the explorer's footprints read it)
+        #: pushes held for a process by another's transition (or the nemesis's): it
+        #: changed what that process's cache serves next, which no key of its own
+        #: footprint says (the systematic explorer reads it: footprint rule 6)
         self.moved = 0
         #: the last reply a client-side cache gave was its own (no socket read)
         self.local = False
@@ -143,9 +144,10 @@ class Invalidations:
                 continue  # its reply is still to come on that socket: its own read takes it
             pushes = self._read_pushes(t)
             if pushes:
-                self.moved += 1
                 t.held.extend(pushes)
-                if p is not None and t.process is p and t.conn is last:
+                if t.process is not p:
+                    self.moved += 1  # another process's cache: see footprint rule 6
+                elif t.conn is last:
                     self._apply(t)
 
     def deliverable(self, name: str) -> bool:
@@ -184,7 +186,6 @@ class Invalidations:
         return got
 
     def _apply(self, t: Tracked) -> None:
-        self.moved += 1
         held, t.held = t.held, []
         keys: dict[str, None] = {}  # the keys of the pushes that removed something
         for data in held:
