@@ -39,14 +39,19 @@ class Finding(NamedTuple):
     initial: dict[str, str] | None = None  # None: every key's row present (k1 = k1.0)
 
 
+def stale_set(reader_steps: int) -> list[dict[str, Any]]:
+    """The stale set: c0's read takes ``reader_steps`` calls (up to and including the
+    one that reads the row); c1's write runs to its end; c0 stores what it read."""
+    return [start("c0", "read"), *step("c0", reader_steps), start("c1", "write", value="k1.1"),
+            finish("c1"), finish("c0")]  # fmt: skip
+
+
 # dogpile: c0's get_or_create holds the lock and has read the row (GET, SET NX,
 # GET again, SELECT); c1's write commits and deletes; c0 stores what it read.
-_STALE_SET = [start("c0", "read"), *step("c0", 4), start("c1", "write", value="k1.1"),
-              finish("c1"), finish("c0")]  # fmt: skip
+_STALE_SET = stale_set(4)
 
 # cacheops: c0's get misses and SELECTs; c1's write runs to its end; c0 caches.
-_CACHEOPS_STALE_SET = [start("c0", "read"), *step("c0", 2),
-                       start("c1", "write", value="k1.1"), finish("c1"), finish("c0")]  # fmt: skip
+_CACHEOPS_STALE_SET = stale_set(2)
 # c0's read caches k1.0; c1's write commits (4 SQL steps) and dies before invalidating.
 _CACHEOPS_CRASH_AFTER_COMMIT = [start("c0", "read"), finish("c0"),
                                 start("c1", "write", value="k1.1"), *step("c1", 4),
@@ -110,13 +115,7 @@ FINDINGS: dict[str, Finding] = {
         f"{FLASK}:FlaskCachingMemoize",
         "converges",
         "concurrency",
-        [
-            start("c0", "read"),
-            *step("c0", 5),
-            start("c1", "write", value="k1.1"),
-            finish("c1"),
-            finish("c0"),
-        ],
+        stale_set(5),
         "the stale set of cache-aside: c0 reads the row, c1's write commits and"
         " delete_memoized deletes, c0 stores the old value",
     ),
@@ -162,13 +161,7 @@ FINDINGS: dict[str, Finding] = {
         f"{CACHEOPS}:CacheopsLocked",
         "converges",
         "concurrency",
-        [
-            start("c0", "read"),
-            *step("c0", 3),
-            start("c1", "write", value="k1.1"),
-            finish("c1"),
-            finish("c0"),
-        ],
+        stale_set(3),
         "the stale set with the lock: c0's get misses, takes the LOCK and SELECTs; c1's"
         " write commits and invalidates (the LOCK is in no conj set); c0 caches the old row",
     ),
@@ -176,15 +169,7 @@ FINDINGS: dict[str, Finding] = {
         f"{CACHEOPS}:CacheopsLocked",
         "fresh-after-ack",
         "concurrency",
-        [
-            start("c0", "read"),
-            *step("c0", 3),
-            start("c1", "write", value="k1.1"),
-            finish("c1"),
-            finish("c0"),
-            start("c1", "read"),
-            finish("c1"),
-        ],
+        [*stale_set(3), start("c1", "read"), finish("c1")],
         "the same stale set, then the writer reads the old row back",
     ),
     "cacheops-locked--single-flight": Finding(

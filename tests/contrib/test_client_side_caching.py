@@ -29,7 +29,6 @@ from cacherace.explore.check import check_strategy
 from cacherace.explore.machine import machine_for
 from cacherace.explore.replay import replay_trace
 from cacherace.explore.scope import Scope
-from cacherace.explore.systematic import Search
 from cacherace.model.actions import Deliver
 from cacherace.model.history import Delivery, History, Step
 from cacherace.properties import get_claim
@@ -39,6 +38,7 @@ from cacherace.report.trace import load
 from cacherace.servers import Backend, open_backend
 from cacherace.strategies._common import select_value
 from cacherace.strategies.registry import load_strategy
+from tests.explore.test_systematic import both_searches
 
 from .schedules import finish, start
 
@@ -263,8 +263,7 @@ def test_reduced_and_full_search_agree_with_deliveries(leases: Engine) -> None:
     in-flight invalidation at the length the unreduced search finds it."""
     scope = Scope(ops_per_client=2, preemptions=0)
     claims = [get_claim("fresh-after-ack")]
-    reduced = Search(leases, claims, "concurrency", scope, reduce=True).run()
-    full = Search(leases, claims, "concurrency", scope, reduce=False).run()
+    reduced, full = both_searches(leases, claims, "concurrency", scope)
     assert reduced.complete and full.complete
     assert reduced.steps == full.steps == {"fresh-after-ack": 8}
     assert reduced.schedules <= full.schedules

@@ -7,12 +7,13 @@ Each test names the symptom of issue 10's "Why" it pins down.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 import pytest
 
 from cacherace.explore.cell import Budget, CellResult, explore_strategy
 from cacherace.explore.scope import Scope
-from cacherace.explore.systematic import Search
+from cacherace.explore.systematic import Found, Search
 from cacherace.properties import get_claim
 from cacherace.strategies import Strategy
 from cacherace.strategies.registry import load_strategy
@@ -89,6 +90,12 @@ def test_write_through_crossing_sets_then_a_read(make_scheduler: MakeScheduler) 
     assert "the database committed" in r.reason or "acknowledged" in r.reason
 
 
+def both_searches(s: Any, claims: list[Any], tier: str, scope: Scope) -> tuple[Found, Found]:
+    """The same search of ``tier`` within ``scope``, reduced and unreduced."""
+    return (Search(s, claims, tier, scope, reduce=True).run(),
+            Search(s, claims, tier, scope, reduce=False).run())  # fmt: skip
+
+
 @pytest.mark.parametrize("bound", [None, 2])
 @pytest.mark.parametrize("strategy", ["cache-aside", "write-through", "cache-aside-update"])
 def test_reduced_and_full_search_agree(
@@ -100,8 +107,7 @@ def test_reduced_and_full_search_agree(
     s = make_scheduler(cls)
     scope = Scope(ops_per_client=1, preemptions=bound)
     claims = [get_claim(c) for c in cls.claims]
-    reduced = Search(s, claims, "concurrency", scope, reduce=True).run()
-    full = Search(s, claims, "concurrency", scope, reduce=False).run()
+    reduced, full = both_searches(s, claims, "concurrency", scope)
     assert reduced.complete and full.complete
     assert reduced.steps == full.steps
     assert reduced.schedules <= full.schedules
@@ -115,8 +121,7 @@ def test_reduced_and_full_time_search_agree(make_scheduler: MakeScheduler) -> No
     s = make_scheduler(cls)
     scope = Scope(ops_per_client=1, actor_runs=0)
     claims = [get_claim(c) for c in cls.claims]
-    reduced = Search(s, claims, "time", scope, reduce=True).run()
-    full = Search(s, claims, "time", scope, reduce=False).run()
+    reduced, full = both_searches(s, claims, "time", scope)
     assert reduced.complete and full.complete
     assert "ttl-bounded" in reduced.steps
     assert reduced.steps == full.steps
@@ -131,8 +136,7 @@ def test_reduced_and_full_time_search_agree_with_an_actor(make_scheduler: MakeSc
     s = make_scheduler(cls)
     scope = Scope(ops_per_client=1, actor_runs=1)
     claims = [get_claim(c) for c in cls.claims]
-    reduced = Search(s, claims, "time", scope, reduce=True).run()
-    full = Search(s, claims, "time", scope, reduce=False).run()
+    reduced, full = both_searches(s, claims, "time", scope)
     assert reduced.complete and full.complete
     assert reduced.steps == full.steps == {"converges": 10, "ttl-bounded": 10}
     assert reduced.schedules < full.schedules
